@@ -1,0 +1,97 @@
+#include "tensor_base.h"
+
+#include <cstring>
+
+#include "detail/check.h"
+
+namespace ds {
+
+namespace {
+DeviceToHostCopy g_d2h[kNumDeviceTypes] = {};
+
+template <typename T>
+double to_double(const void* p) {
+  return static_cast<double>(*static_cast<const T*>(p));
+}
+
+double load_as_double(const void* p, DType t) {
+  return visit_dtype(t, [&](auto tag) { return to_double<decltype(tag)>(p); });
+}
+
+int64_t load_as_int64(const void* p, DType t) {
+  return visit_dtype(t, [&](auto tag) -> int64_t {
+    using T = decltype(tag);
+    if constexpr (std::is_integral_v<T>) return static_cast<int64_t>(*static_cast<const T*>(p));
+    else return static_cast<int64_t>(static_cast<double>(*static_cast<const T*>(p)));
+  });
+}
+
+// Copies the one element of t to `out` (host memory of itemsize bytes).
+void fetch_single(const TensorBase& t, const char* op, void* out) {
+  DS_CHECK(t.numel() == 1, op, "a tensor with {} elements (shape {}) cannot be converted to a scalar", t.numel(),
+           shape_str(t.sizes()));
+  copy_bytes_to_host(out, t.data(), t.element_size(), t.device());
+}
+}  // namespace
+
+void TensorBase::throw_undefined() { throw_error("tensor", "the tensor is undefined (default-constructed or moved from)"); }
+
+void TensorBase::check_dtype(DType t) const {
+  DS_CHECK(dtype() == t, "data_ptr", "the tensor has dtype {}, not the requested {}", dtype_name(dtype()),
+           dtype_name(t));
+}
+
+int64_t TensorBase::size(int64_t d) const { return sizes()[static_cast<size_t>(wrap_dim(d, dim(), "size"))]; }
+int64_t TensorBase::stride(int64_t d) const { return strides()[static_cast<size_t>(wrap_dim(d, dim(), "stride"))]; }
+
+bool TensorBase::is_leaf() const {
+  const AutogradMeta* m = checked()->autograd();
+  return !m || !m->grad_fn;
+}
+
+double TensorBase::item_double() const {
+  alignas(8) unsigned char buf[8];
+  fetch_single(*this, "item", buf);
+  return load_as_double(buf, dtype());
+}
+
+int64_t TensorBase::item_int64() const {
+  alignas(8) unsigned char buf[8];
+  fetch_single(*this, "item", buf);
+  return load_as_int64(buf, dtype());
+}
+
+double read_element(const TensorBase& t, int64_t linear_index) {
+  DS_CHECK(t.is_cpu(), "read_element", "expects a CPU tensor, got one on {}", t.device().str());
+  int64_t off = 0;
+  int64_t rem = linear_index;
+  const auto& sz = t.sizes();
+  const auto& st = t.strides();
+  for (size_t d = sz.size(); d-- > 0;) {
+    off += (rem % sz[d]) * st[d];
+    rem /= sz[d];
+  }
+  const char* base = static_cast<const char*>(t.data());
+  return load_as_double(base + off * static_cast<int64_t>(t.element_size()), t.dtype());
+}
+
+TensorBase empty_base(IntArrayRef shape, DType dtype, Device device) {
+  for (int64_t s : shape) DS_CHECK(s >= 0, "empty", "negative dimension in shape {}", shape_str(shape));
+  const int64_t n = numel_of(shape);
+  auto storage = IntrusivePtr<Storage>::make(static_cast<size_t>(n) * itemsize(dtype), allocator_for(device));
+  return TensorBase(IntrusivePtr<TensorImpl>::make(std::move(storage), dtype, shape.vec(), contiguous_strides(shape), 0));
+}
+
+void register_device_to_host_copy(DeviceType type, DeviceToHostCopy fn) { g_d2h[static_cast<int>(type)] = fn; }
+
+void copy_bytes_to_host(void* dst, const void* src, size_t nbytes, Device from) {
+  if (from.is_cpu()) {
+    std::memcpy(dst, src, nbytes);
+    return;
+  }
+  DeviceToHostCopy fn = g_d2h[static_cast<int>(from.type)];
+  if (!fn) throw_error("to_host", "no backend is built for device " + from.str());
+  fn(dst, src, nbytes, from);
+}
+
+}  // namespace ds

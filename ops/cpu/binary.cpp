@@ -1,0 +1,110 @@
+// CPU kernels of the binary and ternary elementwise primitives. a, b: broadcast to out's shape, any strides, one
+// dtype (the rule casts them) -> out.
+#include <cmath>
+
+#include "kernels.h"
+#include "loops.h"
+
+namespace ds::cpu {
+namespace {
+
+template <typename M>
+void float_binary(const KernelCtx& c, M&& math) {
+  visit_float(c.in[0].dtype(), c.name, [&](auto tag) {
+    using S = decltype(tag);
+    using C = compute_t<S>;
+    map_elementwise<S, S, 2>(c, [&](int64_t n, C* o, const C* a, const C* b) { math(n, o, a, b); });
+  });
+}
+template <typename M>
+void number_binary(const KernelCtx& c, M&& math) {
+  visit_number(c.in[0].dtype(), c.name, [&](auto tag) {
+    using S = decltype(tag);
+    using C = compute_t<S>;
+    map_elementwise<S, S, 2>(c, [&](int64_t n, C* o, const C* a, const C* b) { math(n, o, a, b); });
+  });
+}
+// Comparisons: any input dtype, bool output.
+template <typename M>
+void compare(const KernelCtx& c, M&& cmp) {
+  visit_all(c.in[0].dtype(), [&](auto tag) {
+    using S = decltype(tag);
+    using C = compute_t<S>;
+    map_elementwise<bool, S, 2>(c, [&](int64_t n, bool* o, const C* a, const C* b) {
+      for (int64_t i = 0; i < n; ++i) o[i] = cmp(a[i], b[i]);
+    });
+  });
+}
+// Arithmetic that also accepts bool (add is or, mul is and).
+template <typename M, typename B>
+void arith(const KernelCtx& c, M&& math, B&& on_bool) {
+  if (c.in[0].dtype() == kBool) {
+    map_elementwise<bool, bool, 2>(c, [&](int64_t n, bool* o, const bool* a, const bool* b) {
+      for (int64_t i = 0; i < n; ++i) o[i] = on_bool(a[i], b[i]);
+    });
+    return;
+  }
+  number_binary(c, math);
+}
+
+}  // namespace
+
+void add(const KernelCtx& c) {
+  arith(c, [](int64_t n, auto* o, const auto* a, const auto* b) { vec(o, n) = vec(a, n) + vec(b, n); },
+        [](bool x, bool y) { return x || y; });
+}
+void sub(const KernelCtx& c) {
+  number_binary(c, [](int64_t n, auto* o, const auto* a, const auto* b) { vec(o, n) = vec(a, n) - vec(b, n); });
+}
+void mul(const KernelCtx& c) {
+  arith(c, [](int64_t n, auto* o, const auto* a, const auto* b) { vec(o, n) = vec(a, n) * vec(b, n); },
+        [](bool x, bool y) { return x && y; });
+}
+void div(const KernelCtx& c) {
+  float_binary(c, [](int64_t n, auto* o, const auto* a, const auto* b) { vec(o, n) = vec(a, n) / vec(b, n); });
+}
+void pow(const KernelCtx& c) {
+  float_binary(c, [](int64_t n, auto* o, const auto* a, const auto* b) {
+    for (int64_t i = 0; i < n; ++i) o[i] = std::pow(a[i], b[i]);
+  });
+}
+// NaN propagates, like torch.maximum.
+void maximum(const KernelCtx& c) {
+  arith(c, [](int64_t n, auto* o, const auto* a, const auto* b) {
+    for (int64_t i = 0; i < n; ++i) o[i] = (a[i] > b[i] || a[i] != a[i]) ? a[i] : b[i];
+  }, [](bool x, bool y) { return x || y; });
+}
+void minimum(const KernelCtx& c) {
+  arith(c, [](int64_t n, auto* o, const auto* a, const auto* b) {
+    for (int64_t i = 0; i < n; ++i) o[i] = (a[i] < b[i] || a[i] != a[i]) ? a[i] : b[i];
+  }, [](bool x, bool y) { return x && y; });
+}
+
+void eq(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x == y; }); }
+void ne(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x != y; }); }
+void lt(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x < y; }); }
+void le(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x <= y; }); }
+void gt(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x > y; }); }
+void ge(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x >= y; }); }
+void logical_and(const KernelCtx& c) { compare(c, [](bool x, bool y) { return x && y; }); }
+void logical_or(const KernelCtx& c) { compare(c, [](bool x, bool y) { return x || y; }); }
+
+// cond: bool; a, b: one dtype; all broadcast to out. Elements are moved as they are (no arithmetic), so the loop
+// works on the storage type directly.
+void where(const KernelCtx& c) {
+  visit_all(c.in[1].dtype(), [&](auto tag) {
+    using S = decltype(tag);
+    const StridedIter<4> it({&c.out[0], &c.in[0], &c.in[1], &c.in[2]});
+    parallel_for(it.numel, kGrain, [&](int64_t begin, int64_t end) {
+      it.for_each_run(begin, end, [&](const std::array<char*, 4>& p, const std::array<int64_t, 4>& st, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+          const bool cond = *reinterpret_cast<const bool*>(p[1] + i * st[1]);
+          const int k = cond ? 2 : 3;
+          *reinterpret_cast<S*>(p[0] + i * st[0]) = *reinterpret_cast<const S*>(p[k] + i * st[k]);
+        }
+      });
+    });
+  });
+}
+
+}  // namespace ds::cpu

@@ -1,0 +1,147 @@
+// CPU kernels of the unary elementwise primitives: Eigen's vectorised array functions over the elementwise engine.
+// x: any shape and strides -> out: same shape.
+#include <cmath>
+
+#include <unsupported/Eigen/SpecialFunctions>
+
+#include "kernels.h"
+#include "loops.h"
+
+namespace ds::cpu {
+namespace {
+
+// Runs `math(n, out, in)` for float dtypes (16-bit ones through float buffers).
+template <typename M>
+void float_unary(const KernelCtx& c, M&& math) {
+  visit_float(c.in[0].dtype(), c.name, [&](auto tag) {
+    using S = decltype(tag);
+    map_elementwise<S, S, 1>(c, [&](int64_t n, compute_t<S>* o, const compute_t<S>* a) { math(n, o, a); });
+  });
+}
+// The same over every numeric dtype.
+template <typename M>
+void number_unary(const KernelCtx& c, M&& math) {
+  visit_number(c.in[0].dtype(), c.name, [&](auto tag) {
+    using S = decltype(tag);
+    map_elementwise<S, S, 1>(c, [&](int64_t n, compute_t<S>* o, const compute_t<S>* a) { math(n, o, a); });
+  });
+}
+
+}  // namespace
+
+#define DS_FLOAT_UNARY(op, expr)                                                  \
+  void op(const KernelCtx& c) {                                                   \
+    float_unary(c, [](int64_t n, auto* o, const auto* a) {                          \
+      using C [[maybe_unused]] = std::remove_cvref_t<decltype(*a)>;               \
+      vec(o, n) = (expr);                                                         \
+    });                                                                           \
+  }
+#define DS_NUMBER_UNARY(op, expr)                                                  \
+  void op(const KernelCtx& c) {                                                    \
+    number_unary(c, [](int64_t n, auto* o, const auto* a) { vec(o, n) = (expr); }); \
+  }
+
+DS_NUMBER_UNARY(neg, -vec(a, n))
+DS_NUMBER_UNARY(abs, vec(a, n).abs())
+DS_FLOAT_UNARY(exp, vec(a, n).exp())
+DS_FLOAT_UNARY(log, vec(a, n).log())
+DS_FLOAT_UNARY(log1p, vec(a, n).log1p())
+DS_FLOAT_UNARY(expm1, vec(a, n).expm1())
+DS_FLOAT_UNARY(sqrt, vec(a, n).sqrt())
+DS_FLOAT_UNARY(rsqrt, vec(a, n).rsqrt())
+DS_FLOAT_UNARY(sin, vec(a, n).sin())
+DS_FLOAT_UNARY(cos, vec(a, n).cos())
+DS_FLOAT_UNARY(tanh, vec(a, n).tanh())
+DS_FLOAT_UNARY(erf, vec(a, n).erf())
+DS_FLOAT_UNARY(reciprocal, vec(a, n).inverse())
+// 1 / (1 + e^-x): e^-x overflows to inf for very negative x, giving exactly 0, which is the right limit.
+DS_FLOAT_UNARY(sigmoid, ((-vec(a, n)).exp() + C(1)).inverse())
+#undef DS_FLOAT_UNARY
+
+
+void relu(const KernelCtx& c) {
+  number_unary(c, [](int64_t n, auto* o, const auto* a) {
+    using C = std::remove_cv_t<std::remove_reference_t<decltype(*a)>>;
+    for (int64_t i = 0; i < n; ++i) o[i] = a[i] > C(0) ? a[i] : C(0);  // NaN stays NaN, like torch.relu
+  });
+}
+
+void floor(const KernelCtx& c) {
+  number_unary(c, [](int64_t n, auto* o, const auto* a) {
+    if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(*a)>>) vec(o, n) = vec(a, n).floor();
+    else std::copy(a, a + n, o);
+  });
+}
+void ceil(const KernelCtx& c) {
+  number_unary(c, [](int64_t n, auto* o, const auto* a) {
+    if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(*a)>>) vec(o, n) = vec(a, n).ceil();
+    else std::copy(a, a + n, o);
+  });
+}
+// Half to even, like torch.round.
+void round(const KernelCtx& c) {
+  number_unary(c, [](int64_t n, auto* o, const auto* a) {
+    if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(*a)>>) vec(o, n) = vec(a, n).rint();
+    else std::copy(a, a + n, o);
+  });
+}
+void sign(const KernelCtx& c) {
+  number_unary(c, [](int64_t n, auto* o, const auto* a) {
+    using C = std::remove_cvref_t<decltype(*a)>;
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<C>((C(0) < a[i]) - (a[i] < C(0)));
+  });
+}
+
+void pow_scalar(const KernelCtx& c) {
+  const bool is_double = std::holds_alternative<double>(c.attrs[0]);
+  const double e = is_double ? c.attrs.f(0) : static_cast<double>(c.attrs.i(0));
+  number_unary(c, [&](int64_t n, auto* o, const auto* a) {
+    using C = std::remove_cvref_t<decltype(*a)>;
+    if constexpr (std::is_integral_v<C>) {
+      const int64_t k = static_cast<int64_t>(e);
+      for (int64_t i = 0; i < n; ++i) {
+        C r = 1, b = a[i];
+        for (int64_t p = k; p > 0; p >>= 1, b = static_cast<C>(b * b))
+          if (p & 1) r = static_cast<C>(r * b);
+        o[i] = r;
+      }
+    } else if (e == 2) {
+      vec(o, n) = vec(a, n).square();
+    } else if (e == 3) {
+      vec(o, n) = vec(a, n).cube();
+    } else if (e == 0.5) {
+      vec(o, n) = vec(a, n).sqrt();
+    } else if (e == -1) {
+      vec(o, n) = vec(a, n).inverse();
+    } else if (e == 1) {
+      vec(o, n) = vec(a, n);
+    } else {
+      vec(o, n) = vec(a, n).pow(static_cast<C>(e));
+    }
+  });
+}
+
+// NaN propagates (torch.clamp); the bounds are converted to the tensor's type.
+void clamp(const KernelCtx& c) {
+  const bool has_lo = !c.attrs.is_none(0), has_hi = !c.attrs.is_none(1);
+  const double lo = has_lo ? c.attrs.f(0) : 0, hi = has_hi ? c.attrs.f(1) : 0;
+  number_unary(c, [&](int64_t n, auto* o, const auto* a) {
+    using C = std::remove_cvref_t<decltype(*a)>;
+    const C l = static_cast<C>(lo), h = static_cast<C>(hi);
+    for (int64_t i = 0; i < n; ++i) {
+      C v = a[i];
+      if (has_lo && v < l) v = l;
+      if (has_hi && v > h) v = h;
+      o[i] = v;
+    }
+  });
+}
+
+// x: bool (the rule casts) -> out: bool
+void logical_not(const KernelCtx& c) {
+  map_elementwise<bool, bool, 1>(c, [](int64_t n, bool* o, const bool* a) {
+    for (int64_t i = 0; i < n; ++i) o[i] = !a[i];
+  });
+}
+
+}  // namespace ds::cpu

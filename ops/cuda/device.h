@@ -1,0 +1,15 @@
+#pragma once
+// The CUDA runtime facts the rest of ds asks for (internal). Compiled only when the CUDA backend is built.
+#include <cstdint>
+#include <string>
+
+namespace ds::cuda {
+
+// Number of usable GPUs; 0 when there is no driver or no device.
+int device_count();
+// "NVIDIA H100 80GB HBM3" for device i.
+std::string device_name(int i);
+// Fills n floats with `value` on the GPU and copies them back into host: a check that kernels launch here.
+void fill_on_device(float* host, int64_t n, float value);
+
+}  // namespace ds::cuda

@@ -1,0 +1,242 @@
+// Rows and front functions of the factories (full, arange, linspace, eye, rand, randn, randint) and of copy, the
+// strided, dtype-converting copy that to(), clone(), contiguous() and copy_() are made of.
+#include <cmath>
+
+#include <ds/ops/dispatch.h>
+#include <ds/ops/factory.h>
+
+#include "../cpu/kernels.h"
+#include "../detail/rules.h"
+#include "../detail/samples.h"
+
+namespace ds {
+namespace {
+
+// attrs: shape, value, dtype, device
+void full_rule(const OpCall& c, RuleResult& r) {
+  const Shape& shape = c.attrs.ints(0);
+  for (int64_t s : shape) DS_CHECK(s >= 0, c.name, "negative dimension in shape {}", shape_str(shape));
+  r.device = c.attrs.device(3);
+  r.outs.push_back({shape, c.attrs.dtype(2)});
+}
+
+// attrs: start, end, step, dtype, device
+void arange_rule(const OpCall& c, RuleResult& r) {
+  const double start = c.attrs.f(0), end = c.attrs.f(1), step = c.attrs.f(2);
+  DS_CHECK(step != 0, c.name, "step must be nonzero");
+  DS_CHECK(std::isfinite(start) && std::isfinite(end), c.name, "start and end must be finite, got {} and {}", start,
+           end);
+  DS_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), c.name,
+           "upper bound and step sign are inconsistent: start {}, end {}, step {}", start, end, step);
+  const auto n = static_cast<int64_t>(std::ceil((end - start) / step));
+  r.device = c.attrs.device(4);
+  r.outs.push_back({Shape{n}, c.attrs.dtype(3)});
+}
+
+// attrs: start, end, steps, dtype, device
+void linspace_rule(const OpCall& c, RuleResult& r) {
+  DS_CHECK(c.attrs.i(2) >= 0, c.name, "number of steps must be non-negative, got {}", c.attrs.i(2));
+  r.device = c.attrs.device(4);
+  r.outs.push_back({Shape{c.attrs.i(2)}, c.attrs.dtype(3)});
+}
+
+// attrs: n, m, dtype, device
+void eye_rule(const OpCall& c, RuleResult& r) {
+  DS_CHECK(c.attrs.i(0) >= 0 && c.attrs.i(1) >= 0, c.name, "n and m must be non-negative, got {} and {}",
+           c.attrs.i(0), c.attrs.i(1));
+  r.device = c.attrs.device(3);
+  r.outs.push_back({Shape{c.attrs.i(0), c.attrs.i(1)}, c.attrs.dtype(2)});
+}
+
+// rand, randn attrs: shape, seed, offset, dtype, device; randint: shape, seed, offset, dtype, device, low, high
+void random_rule(const OpCall& c, RuleResult& r) {
+  const Shape& shape = c.attrs.ints(0);
+  for (int64_t s : shape) DS_CHECK(s >= 0, c.name, "negative dimension in shape {}", shape_str(shape));
+  const DType dt = c.attrs.dtype(3);
+  if (c.op == OpId::randint) {
+    DS_CHECK(c.attrs.i(5) < c.attrs.i(6), c.name, "low ({}) must be less than high ({})", c.attrs.i(5), c.attrs.i(6));
+    DS_CHECK(dt != kBool, c.name, "cannot draw integers into a bool tensor");
+  } else {
+    DS_CHECK(is_floating(dt), c.name, "draws floating values; dtype {} is not floating", dtype_name(dt));
+  }
+  r.device = c.attrs.device(4);
+  r.outs.push_back({shape, dt});
+}
+
+// attrs: dtype
+void copy_rule(const OpCall& c, RuleResult& r) {
+  rules::expect_inputs(c, 1);
+  rules::unary(c, r, c.attrs.dtype(0));
+}
+
+TensorList copy_vjp(const VjpCtx& c) { return {c.grad[0]}; }
+
+std::vector<OpCase> copy_cases(DType dt) {
+  return {
+      samples::make1("transposed to contiguous", {samples::transposed({3, 4}, dt, -2, 2, 1)},
+                     [](const TensorList& x) { return x[0].contiguous(); }),
+      samples::make1("to f64 and back", {samples::uniform({5}, dt, -2, 2, 2)},
+                     [](const TensorList& x) { return x[0].to(kF64).to(x[0].dtype()); }),
+  };
+}
+
+std::vector<OpCase> no_cases(DType) { return {}; }
+
+std::vector<BadCase> factory_bad() {
+  return {
+      samples::bad("negative shape", [] { zeros({2, -1}); }, "negative dimension"),
+      samples::bad("arange step 0", [] { arange(0, 5, 0); }, "step must be nonzero"),
+      samples::bad("arange wrong direction", [] { arange(5, 0, 1); }, "inconsistent"),
+      samples::bad("randint low >= high", [] { randint(3, 3, {2}); }, "must be less than"),
+      samples::bad("rand of integers", [] { rand({2}, {.dtype = kI64}); }, "not floating"),
+      samples::bad("int to bool in place", [] { auto b = zeros({2}, {.dtype = kBool}); b.copy_(ones({2})); },
+                   "cannot be cast"),
+  };
+}
+
+Device default_device(std::optional<TensorOptions> o) { return o ? o->device : kCPU; }
+
+Tensor random(OpId op, IntArrayRef shape, TensorOptions opts, Generator* gen, uint64_t per_counter, Attrs extra) {
+  Generator& g = gen ? *gen : default_generator();
+  const uint64_t n = static_cast<uint64_t>(numel_of(shape));
+  const PhiloxState s = g.reserve((n + per_counter - 1) / per_counter);
+  Attrs a{shape.vec(), static_cast<int64_t>(s.seed), static_cast<int64_t>(s.offset), opts.dtype, opts.device};
+  for (size_t i = 0; i < extra.size(); ++i) a.push(extra[i]);
+  Tensor t = call_op1(op, {}, a);
+  if (opts.requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+Tensor finish(Tensor t, const TensorOptions& o) {
+  if (o.requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+}  // namespace
+
+DS_PRIMITIVE_ROW(full){.name = "full", .attr_names = {"shape", "value", "dtype", "device"}, .rule = full_rule,
+                       .cpu = cpu::full, .strided_out = true,
+                       .test = {.cases = no_cases, .bad = factory_bad, .cpu_dtypes = kAllTypes}};
+DS_PRIMITIVE_ROW(arange){.name = "arange", .attr_names = {"start", "end", "step", "dtype", "device"},
+                         .rule = arange_rule, .cpu = cpu::arange, .test = {.cpu_dtypes = kAllTypes}};
+DS_PRIMITIVE_ROW(linspace){.name = "linspace", .attr_names = {"start", "end", "steps", "dtype", "device"},
+                           .rule = linspace_rule, .cpu = cpu::linspace, .test = {.cpu_dtypes = kFloatTypes | kIntTypes}};
+DS_PRIMITIVE_ROW(eye){.name = "eye", .attr_names = {"n", "m", "dtype", "device"}, .rule = eye_rule,
+                      .cpu = cpu::eye, .test = {.cpu_dtypes = kAllTypes}};
+DS_PRIMITIVE_ROW(rand){.name = "rand", .attr_names = {"shape", "seed", "offset", "dtype", "device"},
+                       .rule = random_rule, .cpu = cpu::rand, .test = {.cpu_dtypes = kFloatTypes}};
+DS_PRIMITIVE_ROW(randn){.name = "randn", .attr_names = {"shape", "seed", "offset", "dtype", "device"},
+                        .rule = random_rule, .cpu = cpu::randn, .test = {.cpu_dtypes = kFloatTypes}};
+DS_PRIMITIVE_ROW(randint){.name = "randint",
+                          .attr_names = {"shape", "seed", "offset", "dtype", "device", "low", "high"},
+                          .rule = random_rule, .cpu = cpu::randint,
+                          .test = {.cpu_dtypes = kFloatTypes | kIntTypes}};
+DS_PRIMITIVE_ROW(copy){.name = "copy", .attr_names = {"dtype"}, .rule = copy_rule, .cpu = cpu::copy,
+                       .vjp = copy_vjp, .strided_out = true,
+                       .test = {.cases = copy_cases, .cpu_dtypes = kAllTypes, .gradgrad = true}};
+
+Tensor empty(IntArrayRef shape, TensorOptions opts) {
+  for (int64_t s : shape) DS_CHECK(s >= 0, "empty", "negative dimension in shape {}", shape_str(shape));
+  return finish(Tensor(empty_base(shape, opts.dtype, opts.device)), opts);
+}
+
+Tensor full(IntArrayRef shape, Scalar value, TensorOptions opts) {
+  Attr v = value.is_floating() ? Attr(value.to_double()) : Attr(value.to_int());
+  return finish(call_op1(OpId::full, {}, Attrs{shape.vec(), v, opts.dtype, opts.device}), opts);
+}
+Tensor zeros(IntArrayRef shape, TensorOptions opts) { return full(shape, 0, opts); }
+Tensor ones(IntArrayRef shape, TensorOptions opts) { return full(shape, 1, opts); }
+Tensor empty_like(const Tensor& t) { return empty(t.sizes(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor ones_like(const Tensor& t) { return ones(t.sizes(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor full_like(const Tensor& t, Scalar v) { return full(t.sizes(), v, {.dtype = t.dtype(), .device = t.device()}); }
+
+Tensor arange(Scalar end, std::optional<TensorOptions> opts) { return arange(0, end, 1, opts); }
+Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<TensorOptions> opts) {
+  const bool ints = !start.is_floating() && !end.is_floating() && !step.is_floating();
+  TensorOptions o = opts.value_or(TensorOptions{.dtype = ints ? kI64 : kF32});
+  return finish(call_op1(OpId::arange, {},
+                         Attrs{start.to_double(), end.to_double(), step.to_double(), o.dtype, o.device}),
+                o);
+}
+
+Tensor linspace(double start, double end, int64_t steps, TensorOptions opts) {
+  return finish(call_op1(OpId::linspace, {}, Attrs{start, end, steps, opts.dtype, opts.device}), opts);
+}
+
+Tensor eye(int64_t n, std::optional<int64_t> m, TensorOptions opts) {
+  return finish(call_op1(OpId::eye, {}, Attrs{n, m.value_or(n), opts.dtype, opts.device}), opts);
+}
+
+Tensor rand(IntArrayRef shape, TensorOptions opts, Generator* gen) {
+  return random(OpId::rand, shape, opts, gen, opts.dtype == kF64 ? 2 : 4, {});
+}
+Tensor randn(IntArrayRef shape, TensorOptions opts, Generator* gen) {
+  return random(OpId::randn, shape, opts, gen, 4, {});
+}
+Tensor randint(int64_t low, int64_t high, IntArrayRef shape, TensorOptions opts, Generator* gen) {
+  return random(OpId::randint, shape, opts, gen, 2, Attrs{low, high});
+}
+Tensor rand_like(const Tensor& t, Generator* gen) {
+  return rand(t.sizes(), {.dtype = t.dtype(), .device = t.device()}, gen);
+}
+Tensor randn_like(const Tensor& t, Generator* gen) {
+  return randn(t.sizes(), {.dtype = t.dtype(), .device = t.device()}, gen);
+}
+
+Tensor from_host_bytes(const void* data, size_t count, DType src, IntArrayRef shape, TensorOptions opts) {
+  Shape s = shape.empty() ? Shape{static_cast<int64_t>(count)} : shape.vec();
+  DS_CHECK(numel_of(s) == static_cast<int64_t>(count), "from_vector", "{} values do not fill shape {}", count,
+           shape_str(s));
+  Tensor host(empty_base(s, src, kCPU));
+  if (count) std::memcpy(host.data(), data, count * itemsize(src));
+  Tensor t = host;
+  if (opts.dtype != src) t = t.to(opts.dtype);
+  if (opts.device != kCPU) t = t.to(opts.device);
+  return finish(t, opts);
+}
+
+namespace {
+void flatten_nested(const NestedValues& v, size_t depth, Shape& shape, std::vector<double>& out,
+                    NestedValues::Kind& kind) {
+  if (v.is_scalar()) {
+    DS_CHECK(depth == shape.size() || shape.empty() || depth == shape.size(), "tensor",
+             "ragged nested list: a number appears at depth {} where lists of depth {} were seen", depth, shape.size());
+    if (static_cast<int>(v.kind()) > static_cast<int>(kind)) kind = v.kind();
+    out.push_back(v.value());
+    return;
+  }
+  const auto n = static_cast<int64_t>(v.children().size());
+  if (shape.size() == depth) shape.push_back(n);
+  else DS_CHECK(shape[depth] == n, "tensor", "ragged nested list: lists of length {} and {} at depth {}", shape[depth],
+                n, depth);
+  for (const NestedValues& c : v.children()) flatten_nested(c, depth + 1, shape, out, kind);
+}
+}  // namespace
+
+Tensor tensor(NestedValues values, std::optional<TensorOptions> opts) {
+  Shape shape;
+  std::vector<double> flat;
+  NestedValues::Kind kind = NestedValues::Kind::Bool;
+  flatten_nested(values, 0, shape, flat, kind);
+  DS_CHECK(numel_of(shape) == static_cast<int64_t>(flat.size()), "tensor", "ragged nested list for shape {}",
+           shape_str(shape));
+  const DType natural = kind == NestedValues::Kind::Float ? kF32 : kind == NestedValues::Kind::Int ? kI64 : kBool;
+  if (flat.empty() && !values.is_scalar()) {
+    TensorOptions o = opts.value_or(TensorOptions{});
+    return empty(shape, o);
+  }
+  Tensor t = from_host_bytes(flat.data(), flat.size(), kF64, shape, {.dtype = kF64});
+  TensorOptions o = opts.value_or(TensorOptions{.dtype = natural});
+  return finish(t.to(o.dtype).to(o.device), o);
+}
+
+Tensor scalar_tensor(Scalar value, TensorOptions opts) { return full({}, value, opts); }
+
+Tensor from_blob(void* data, IntArrayRef shape, DType dtype) {
+  const size_t nbytes = static_cast<size_t>(numel_of(shape)) * itemsize(dtype);
+  auto storage = IntrusivePtr<Storage>::make(data, nbytes, kCPU, nullptr, nullptr);
+  return Tensor(IntrusivePtr<TensorImpl>::make(std::move(storage), dtype, shape.vec(), contiguous_strides(shape), 0));
+}
+
+}  // namespace ds

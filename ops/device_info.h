@@ -1,0 +1,13 @@
+#pragma once
+// Which accelerators this build of ds can use.
+#include <string>
+
+namespace ds {
+
+// Whether ds was built with its CUDA backend.
+bool cuda_built();
+// Number of GPUs the CUDA backend sees (0 when not built, or no driver or device).
+int cuda_device_count();
+inline bool cuda_is_available() { return cuda_device_count() > 0; }
+
+}  // namespace ds

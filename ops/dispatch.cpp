@@ -1,0 +1,174 @@
+#include "dispatch.h"
+
+#include <ds/core/detail/check.h>
+
+namespace ds {
+
+DispatchHooks& dispatch_hooks() {
+  static DispatchHooks h;
+  return h;
+}
+
+DispatchState& dispatch_state() {
+  static thread_local DispatchState s;
+  return s;
+}
+
+namespace {
+
+bool any_requires_grad(std::span<const Tensor> ts) {
+  for (const Tensor& t : ts)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Tensor cast(const Tensor& t, DType dtype) { return call_op1(OpId::copy, {t}, Attrs{dtype}); }
+
+Tensor make_view(const Tensor& base, ViewGeometry& g) {
+  auto impl = IntrusivePtr<TensorImpl>::make(base.impl()->storage(), base.dtype(), std::move(g.sizes),
+                                             std::move(g.strides), g.offset);
+  impl->set_is_view(true);
+  return Tensor(std::move(impl));
+}
+
+KernelFn kernel_for(Device d, OpId op) {
+  switch (d.type) {
+    case DeviceType::CPU: return cpu_kernel(op);
+    case DeviceType::CUDA: return cuda_kernel(op);
+  }
+  return nullptr;
+}
+
+// Runs steps 1-4 of the choke point; `out`, when given, receives output 0 (in-place ops).
+TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const Attrs& attrs, Tensor* out) {
+  RuleResult r;
+  def.rule(OpCall{op, def.name, inputs, attrs}, r);
+
+  TensorList casted;
+  std::span<const Tensor> in = inputs;
+  bool need_cast = false;
+  for (size_t i = 0; i < r.casts.size(); ++i)
+    need_cast |= r.casts[i].has_value() && inputs[i].defined() && inputs[i].dtype() != *r.casts[i];
+  if (need_cast) {
+    casted = TensorList(inputs);
+    for (size_t i = 0; i < r.casts.size(); ++i)
+      if (r.casts[i] && casted[i].defined() && casted[i].dtype() != *r.casts[i]) casted[i] = cast(casted[i], *r.casts[i]);
+    in = casted;
+  }
+
+  const DispatchState& st = dispatch_state();
+  DispatchHooks& hooks = dispatch_hooks();
+  if (st.tracing && hooks.trace) return hooks.trace(def, op, in, attrs);
+  if (st.autocast && hooks.autocast) {
+    if (!need_cast) casted = TensorList(in);
+    if (hooks.autocast(def, op, casted)) {
+      in = casted;
+      r = RuleResult();
+      def.rule(OpCall{op, def.name, in, attrs}, r);
+    }
+  }
+  if (st.profiling && hooks.profile_begin) hooks.profile_begin(op);
+
+  TensorList outs;
+  if (def.kind == OpKind::View) {
+    outs.push_back(make_view(in[0], r.view));
+  } else {
+    for (size_t i = 0; i < r.outs.size(); ++i) {
+      if (i == 0 && out) outs.push_back(*out);
+      else outs.push_back(Tensor(empty_base(r.outs[i].sizes, r.outs[i].dtype, r.device)));
+    }
+    kernel_for(r.device, op)(KernelCtx{op, def.name, in, std::span<Tensor>(outs.data(), outs.size()), attrs});
+  }
+  if (st.profiling && hooks.profile_end) hooks.profile_end(op);
+
+  if (!out && def.vjp && is_grad_enabled() && any_requires_grad(in) && hooks.record)
+    hooks.record(def, op, in, attrs, std::span<Tensor>(outs.data(), outs.size()));
+  return outs;
+}
+
+bool same_geometry(const Tensor& a, const Tensor& b) {
+  return a.storage_offset() == b.storage_offset() && a.sizes() == b.sizes() && a.strides() == b.strides();
+}
+
+}  // namespace
+
+TensorList call_op(OpId op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  return run(op_def(op), op, inputs, attrs, nullptr);
+}
+
+Tensor call_op1(OpId op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  TensorList outs = run(op_def(op), op, inputs, attrs, nullptr);
+  return std::move(outs[0]);
+}
+
+void call_op_inplace(OpId op, Tensor& self, std::span<const Tensor> inputs, const Attrs& attrs,
+                     std::string_view name) {
+  const OpDef& def = op_def(op);
+  bool inputs_need_grad = false;
+  for (const Tensor& t : inputs) inputs_need_grad |= t.defined() && t.requires_grad();
+  if (is_grad_enabled() && (self.requires_grad() || inputs_need_grad)) {
+    DS_CHECK(!(self.requires_grad() && self.is_leaf()), name,
+             "a leaf tensor that requires grad ({}) cannot be modified in place while grad mode is on; modify it "
+             "under ds::NoGradGuard or use the out-of-place op", shape_str(self.sizes()));
+    DS_CHECK(!self.impl()->is_view(), name,
+             "in-place modification of a view ({}) is not supported while autograd records it; use the out-of-place "
+             "op", shape_str(self.sizes()));
+    // Inputs aliasing self are cloned, so the node saves the values before they are overwritten.
+    TensorList ins(inputs);
+    for (Tensor& t : ins)
+      if (t.defined() && t.impl()->storage() == self.impl()->storage()) t = t.clone();
+    Tensor result = run(def, op, ins, attrs, nullptr)[0];
+    DS_CHECK(result.sizes() == self.sizes(), name, "the result has shape {} but the tensor modified in place has {}",
+             shape_str(result.sizes()), shape_str(self.sizes()));
+    {
+      NoGradGuard no_grad;
+      Tensor src = result;
+      call_op_inplace(OpId::copy, self, {&src, 1}, Attrs{self.dtype()}, name);
+    }
+    dispatch_hooks().rebase(self, result);
+    return;
+  }
+
+  RuleResult r;
+  def.rule(OpCall{op, def.name, inputs, attrs}, r);
+  DS_CHECK(!r.outs.empty() && r.outs[0].sizes == self.sizes(), name,
+           "the result has shape {} but the tensor modified in place has {}",
+           r.outs.empty() ? std::string("()") : shape_str(r.outs[0].sizes), shape_str(self.sizes()));
+  DS_CHECK(r.device == self.device(), name, "the tensor modified in place is on {} but the op runs on {}",
+           self.device().str(), r.device.str());
+  bool direct = def.strided_out && r.outs[0].dtype == self.dtype();
+  for (const Tensor& t : inputs)  // a partial overlap with an input would read values already overwritten
+    if (direct && t.defined() && t.impl()->storage() == self.impl()->storage() && !same_geometry(t, self) &&
+        t.numel() > 1)
+      direct = false;
+  if (direct) {
+    run(def, op, inputs, attrs, &self);
+  } else {
+    DS_CHECK(can_cast(r.outs[0].dtype, self.dtype()), name,
+             "the result type {} cannot be cast to the tensor's dtype {} in place", dtype_name(r.outs[0].dtype),
+             dtype_name(self.dtype()));
+    Tensor result = run(def, op, inputs, attrs, nullptr)[0];
+    run(op_def(OpId::copy), OpId::copy, {&result, 1}, Attrs{self.dtype()}, &self);
+  }
+  self.impl()->storage()->bump_version();
+}
+
+Tensor wrap_scalar(Scalar s, Device device) {
+  const DType dt = s.is_floating() ? kF64 : s.is_bool() ? kBool : kI64;
+  Tensor t(empty_base({}, dt, kCPU));
+  switch (dt) {
+    case DType::f64: *t.data_ptr<double>() = s.to_double(); break;
+    case DType::b8: *t.data_ptr<bool>() = s.to_int() != 0; break;
+    default: *t.data_ptr<int64_t>() = s.to_int(); break;
+  }
+  if (!device.is_cpu()) t = t.to(device);
+  t.impl()->set_wrapped_number(true);
+  return t;
+}
+
+Tensor alias_of(const Tensor& t) {
+  return Tensor(IntrusivePtr<TensorImpl>::make(t.impl()->storage(), t.dtype(), t.sizes(), t.strides(),
+                                               t.storage_offset()));
+}
+
+}  // namespace ds

@@ -1,0 +1,67 @@
+#pragma once
+// The op layer's single choke point. Every front function (ds::add, ds::matmul, ...) ends in call_op, which:
+//   1. runs the row's rule (checks, output shapes and dtypes, type promotion casts);
+//   2. if a graph is being traced, hands the call to the tracer (which returns symbolic tensors);
+//   3. applies the autocast policy where active;
+//   4. allocates the outputs (or aliases the input, for views) and runs the device's kernel;
+//   5. if grad mode is on and an input requires grad, records an autograd node.
+// Layers above ops (autograd, the graph compiler, mixed precision, the profiler) plug into steps 2, 3 and 5 through
+// the hooks below, so none of them ever edits an op.
+#include <ds/ops/op_def.h>
+
+namespace ds {
+
+// Runs a primitive. `inputs` may hold undefined tensors only where the row allows optional inputs.
+TensorList call_op(OpId op, std::span<const Tensor> inputs, const Attrs& attrs = {});
+// The same, for a single-output op.
+Tensor call_op1(OpId op, std::span<const Tensor> inputs, const Attrs& attrs = {});
+inline Tensor call_op1(OpId op, std::initializer_list<Tensor> inputs, const Attrs& attrs = {}) {
+  return call_op1(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs);
+}
+inline TensorList call_op(OpId op, std::initializer_list<Tensor> inputs, const Attrs& attrs = {}) {
+  return call_op(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs);
+}
+
+// Runs a primitive whose output 0 is written into `self` (an in-place op: add_, copy_, ...). Inputs[0] is usually
+// self. Bumps self's version. Under autograd, self must not be a leaf that requires grad, nor a view of a tensor
+// that requires grad; its history is then rebased onto the op's node.
+void call_op_inplace(OpId op, Tensor& self, std::span<const Tensor> inputs, const Attrs& attrs, std::string_view name);
+
+// Hooks that the layers above ops install. All are null until installed.
+struct DispatchHooks {
+  // Step 2: the tracer. Returns the outputs (symbolic tensors) of the recorded call.
+  TensorList (*trace)(const OpDef& def, OpId op, std::span<const Tensor> inputs, const Attrs& attrs) = nullptr;
+  // Step 3: autocast. May replace inputs (casts); returns true when it did.
+  bool (*autocast)(const OpDef& def, OpId op, TensorList& inputs) = nullptr;
+  // Step 5: autograd. Records a node for the call; sets grad_fn on the outputs.
+  void (*record)(const OpDef& def, OpId op, std::span<const Tensor> inputs, const Attrs& attrs,
+                 std::span<Tensor> outputs) = nullptr;
+  // Rebase self's history onto `result`'s (in-place ops under autograd).
+  void (*rebase)(Tensor& self, const Tensor& result) = nullptr;
+  // Profiler: called around each op when set.
+  void (*profile_begin)(OpId op) = nullptr;
+  void (*profile_end)(OpId op) = nullptr;
+  // Tensor::backward (the engine lives in autograd/).
+  void (*backward)(const Tensor& root, const Tensor& grad, bool retain_graph, bool create_graph) = nullptr;
+};
+DispatchHooks& dispatch_hooks();
+
+// Per-thread switches read on every call (cheap flags; the hooks above do the work).
+struct DispatchState {
+  bool tracing = false;
+  bool autocast = false;
+  bool profiling = false;
+};
+DispatchState& dispatch_state();
+
+// The CPU kernel table and the CUDA one, indexed by OpId.
+KernelFn cpu_kernel(OpId op);
+KernelFn cuda_kernel(OpId op);
+
+// Wraps a C++ number as a 0-d tensor that takes part in type promotion like a Python scalar.
+Tensor wrap_scalar(Scalar s, Device device = kCPU);
+
+// Makes a new tensor with the same storage, sizes and strides, without autograd history.
+Tensor alias_of(const Tensor& t);
+
+}  // namespace ds
