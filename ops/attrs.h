@@ -17,7 +17,7 @@ using Attr = std::variant<NoneAttr, int64_t, double, bool, Shape, DType, Device>
 
 class Attrs {
  public:
-  Attrs() = default;
+  Attrs() {}  // user-provided, so value-initialisation (Attrs{}) does not zero the inline storage
   Attrs(std::initializer_list<Attr> il) : items_(il) {}
 
   size_t size() const { return items_.size(); }

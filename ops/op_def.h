@@ -70,6 +70,8 @@ struct OpCase {
   std::function<TensorList(const TensorList&)> fn;      // calls the front function
   uint32_t grad_inputs = ~0u;                           // inputs that gradcheck perturbs (floating ones only)
   std::vector<std::vector<double>> expected;            // hand-computed outputs, row-major (optional)
+  bool use_reference = true;                            // compare with the row's ref1/ref2 (false for cases
+                                                        // with other attributes than the reference assumes)
 };
 struct BadCase {
   std::string label;

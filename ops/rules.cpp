@@ -79,8 +79,22 @@ void unary_same_rule(const OpCall& c, RuleResult& r) {
   unary(c, r, c.in[0].dtype());
 }
 
+namespace {
+// Two plain tensors of one shape, dtype and device (the common case): no promotion, no broadcasting.
+bool same_plain(const OpCall& c) {
+  const TensorImpl *a = c.in[0].impl(), *b = c.in[1].impl();
+  return a->dtype() == b->dtype() && a->device() == b->device() && !a->is_wrapped_number() &&
+         !b->is_wrapped_number() && a->sizes() == b->sizes();
+}
+}  // namespace
+
 void binary_arith_rule(const OpCall& c, RuleResult& r) {
   expect_inputs(c, 2);
+  if (same_plain(c) && c.in[0].dtype() != kBool) {
+    r.device = c.in[0].device();
+    r.outs.push_back({c.in[0].sizes(), c.in[0].dtype()});
+    return;
+  }
   DType t = result_type(c.in);
   if (t == kBool && c.op != OpId::mul && c.op != OpId::add && c.op != OpId::maximum && c.op != OpId::minimum)
     DS_FAIL(c.name, "is not defined for two bool tensors ({} and {})", shape_str(c.in[0].sizes()),

@@ -1,6 +1,7 @@
 #include "allocator.h"
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <mutex>
@@ -34,41 +35,45 @@ int size_class(size_t n, size_t* rounded) {
 AllocationObserver g_observer = nullptr;
 void* g_observer_ctx = nullptr;
 
+// Blocks of the small classes (up to 64 KiB) are also cached per thread, so the allocations of an eager loop take
+// no lock; larger ones go through one mutex-protected set of free lists. Statistics are atomic counters.
+constexpr int kThreadClasses = 16 + 6 * kClassesPerOctave;  // sizes up to 64 KiB
+constexpr int kThreadCap = 16;                              // blocks per class per thread
+
 class CpuPoolAllocator final : public Allocator {
  public:
   void* allocate(size_t nbytes) override {
     size_t rounded = 0;
     const int cls = size_class(nbytes, &rounded);
+    num_allocs_.fetch_add(1, std::memory_order_relaxed);
+    note_live(static_cast<int64_t>(nbytes));
     void* p = nullptr;
-    {
+    if (cls < kThreadClasses) {
+      if (ThreadCache* tc = thread_cache(); tc && tc->n[cls] > 0) p = tc->items[cls][--tc->n[cls]];
+    }
+    if (!p) {
       std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.num_allocs;
       auto& list = free_[cls];
       if (!list.empty()) {
         p = list.back();
         list.pop_back();
-        stats_.cached_bytes -= static_cast<int64_t>(rounded);
-      }
-      stats_.live_bytes += static_cast<int64_t>(nbytes);
-      if (stats_.live_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.live_bytes;
-      if (!p) {
-        ++stats_.num_os_allocs;
-        stats_.reserved_bytes += static_cast<int64_t>(rounded);
       }
     }
-    if (!p) {
+    if (p) {
+      cached_.fetch_sub(static_cast<int64_t>(rounded), std::memory_order_relaxed);
+    } else {
       p = std::aligned_alloc(kCpuAlignment, rounded);
       if (!p) {
         empty_cache();
         p = std::aligned_alloc(kCpuAlignment, rounded);
       }
       if (!p) {
-        std::lock_guard<std::mutex> lock(mu_);
-        stats_.live_bytes -= static_cast<int64_t>(nbytes);
-        stats_.reserved_bytes -= static_cast<int64_t>(rounded);
+        live_.fetch_sub(static_cast<int64_t>(nbytes), std::memory_order_relaxed);
         throw_error("allocator", "out of CPU memory allocating " + std::to_string(nbytes) + " bytes (live " +
-                                     std::to_string(stats_.live_bytes) + " bytes)");
+                                     std::to_string(live_.load()) + " bytes)");
       }
+      os_allocs_.fetch_add(1, std::memory_order_relaxed);
+      reserved_.fetch_add(static_cast<int64_t>(rounded), std::memory_order_relaxed);
     }
     if (g_observer) g_observer(kCPU, static_cast<int64_t>(nbytes), g_observer_ctx);
     return p;
@@ -78,47 +83,108 @@ class CpuPoolAllocator final : public Allocator {
     if (!p) return;
     size_t rounded = 0;
     const int cls = size_class(nbytes, &rounded);
-    bool keep = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stats_.live_bytes -= static_cast<int64_t>(nbytes);
-      if (stats_.cached_bytes + static_cast<int64_t>(rounded) <= cache_limit_) {
-        try {
-          free_[cls].push_back(p);
-          keep = true;
-          stats_.cached_bytes += static_cast<int64_t>(rounded);
-        } catch (...) {
-        }
-      }
-      if (!keep) stats_.reserved_bytes -= static_cast<int64_t>(rounded);
-    }
-    if (!keep) std::free(p);
+    live_.fetch_sub(static_cast<int64_t>(nbytes), std::memory_order_relaxed);
     if (g_observer) g_observer(kCPU, -static_cast<int64_t>(nbytes), g_observer_ctx);
+    if (cls < kThreadClasses) {
+      if (ThreadCache* tc = thread_cache(); tc && tc->n[cls] < kThreadCap) {
+        tc->items[cls][tc->n[cls]++] = p;
+        cached_.fetch_add(static_cast<int64_t>(rounded), std::memory_order_relaxed);
+        return;
+      }
+    }
+    give_back(cls, rounded, p);
   }
 
   Device device() const override { return kCPU; }
   MemoryStats stats() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stats_;
+    MemoryStats s;
+    s.live_bytes = live_.load();
+    s.peak_bytes = peak_.load();
+    s.reserved_bytes = reserved_.load();
+    s.cached_bytes = cached_.load();
+    s.num_allocs = num_allocs_.load();
+    s.num_os_allocs = os_allocs_.load();
+    return s;
   }
-  void reset_peak() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.peak_bytes = stats_.live_bytes;
-  }
+  void reset_peak() override { peak_.store(live_.load()); }
+  // Frees the shared free lists and the calling thread's cache.
   void empty_cache() override {
+    if (ThreadCache* tc = thread_cache()) tc->flush(*this);
     std::lock_guard<std::mutex> lock(mu_);
     for (int c = 0; c < kNumClasses; ++c) {
-      for (void* p : free_[c]) std::free(p);
+      size_t rounded = 0;
+      size_class(class_size(c), &rounded);
+      for (void* p : free_[c]) {
+        std::free(p);
+        cached_.fetch_sub(static_cast<int64_t>(rounded), std::memory_order_relaxed);
+        reserved_.fetch_sub(static_cast<int64_t>(rounded), std::memory_order_relaxed);
+      }
       free_[c].clear();
     }
-    stats_.reserved_bytes -= stats_.cached_bytes;
-    stats_.cached_bytes = 0;
   }
 
  private:
-  mutable std::mutex mu_;
+  struct ThreadCache {
+    void* items[kThreadClasses][kThreadCap];
+    uint8_t n[kThreadClasses] = {};
+    CpuPoolAllocator* owner = nullptr;
+    void flush(CpuPoolAllocator& a) {
+      for (int c = 0; c < kThreadClasses; ++c) {
+        size_t rounded = 0;
+        size_class(class_size(c), &rounded);
+        while (n[c] > 0) {
+          a.cached_.fetch_sub(static_cast<int64_t>(rounded), std::memory_order_relaxed);
+          a.give_back(c, rounded, items[c][--n[c]]);
+        }
+      }
+    }
+    ~ThreadCache() {
+      if (owner) flush(*owner);
+      tls_gone = true;
+    }
+  };
+  static inline thread_local bool tls_gone = false;
+
+  ThreadCache* thread_cache() {
+    if (tls_gone) return nullptr;
+    thread_local ThreadCache tc;
+    tc.owner = this;
+    return &tc;
+  }
+
+  // The byte size that maps to class c (its largest member).
+  static size_t class_size(int c) {
+    if (c < 16) return static_cast<size_t>(c + 1) * 64;
+    const int octave = (c - 16) / kClassesPerOctave + 10, k = (c - 16) % kClassesPerOctave + 1;
+    return (size_t{1} << octave) + static_cast<size_t>(k) * ((size_t{1} << octave) / kClassesPerOctave);
+  }
+
+  void give_back(int cls, size_t rounded, void* p) noexcept {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_.load(std::memory_order_relaxed) + static_cast<int64_t>(rounded) <= cache_limit_) {
+        try {
+          free_[cls].push_back(p);
+          cached_.fetch_add(static_cast<int64_t>(rounded), std::memory_order_relaxed);
+          return;
+        } catch (...) {
+        }
+      }
+    }
+    reserved_.fetch_sub(static_cast<int64_t>(rounded), std::memory_order_relaxed);
+    std::free(p);
+  }
+
+  void note_live(int64_t delta) {
+    const int64_t now = live_.fetch_add(delta, std::memory_order_relaxed) + delta;
+    int64_t peak = peak_.load(std::memory_order_relaxed);
+    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
+
+  std::mutex mu_;
   std::array<std::vector<void*>, kNumClasses> free_;
-  MemoryStats stats_;
+  std::atomic<int64_t> live_{0}, peak_{0}, reserved_{0}, cached_{0}, num_allocs_{0}, os_allocs_{0};
   // Free blocks beyond this are returned to the OS at once.
   int64_t cache_limit_ = int64_t{4} << 30;
 };

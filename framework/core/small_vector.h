@@ -20,7 +20,7 @@ class SmallVec {
   using iterator = T*;
   using const_iterator = const T*;
 
-  SmallVec() noexcept = default;
+  SmallVec() noexcept {}  // user-provided, so value-initialisation does not zero the inline buffer
   explicit SmallVec(size_t n, const T& v = T()) { assign(n, v); }
   SmallVec(std::initializer_list<T> il) { append(il.begin(), il.end()); }
   template <typename It, typename = decltype(*std::declval<It>())>
@@ -109,7 +109,10 @@ class SmallVec {
   }
 
   friend bool operator==(const SmallVec& a, const SmallVec& b) {
-    return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
+    if (a.size_ != b.size_) return false;
+    for (uint32_t i = 0; i < a.size_; ++i)  // a plain loop: shapes are short, a memcmp call costs more
+      if (!(a[i] == b[i])) return false;
+    return true;
   }
 
  private:

@@ -1,6 +1,12 @@
 #include "storage.h"
 
+#include "detail/object_cache.h"
+
 namespace ds {
+
+using StorageCache = detail::ObjectCache<sizeof(Storage)>;
+void* Storage::operator new(size_t n) { return n == sizeof(Storage) ? StorageCache::allocate() : ::operator new(n); }
+void Storage::operator delete(void* p) noexcept { StorageCache::deallocate(p); }
 
 Storage::Storage(size_t nbytes, Allocator& allocator)
     : data_(allocator.allocate(nbytes)), nbytes_(nbytes), device_(allocator.device()), allocator_(&allocator) {}

@@ -18,6 +18,9 @@ class Storage : public RefCounted {
   Storage(void* data, size_t nbytes, Device device, void (*deleter)(void*, void*), void* deleter_ctx);
   ~Storage() override;
 
+  static void* operator new(size_t n);
+  static void operator delete(void* p) noexcept;
+
   void* data() const noexcept { return data_; }
   size_t nbytes() const noexcept { return nbytes_; }
   Device device() const noexcept { return device_; }

@@ -1,5 +1,6 @@
 #include "tensor_base.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "detail/check.h"
@@ -76,10 +77,19 @@ double read_element(const TensorBase& t, int64_t linear_index) {
 }
 
 TensorBase empty_base(IntArrayRef shape, DType dtype, Device device) {
-  for (int64_t s : shape) DS_CHECK(s >= 0, "empty", "negative dimension in shape {}", shape_str(shape));
-  const int64_t n = numel_of(shape);
+  // One pass computes the strides, the element count and the validity of the shape.
+  Shape strides(shape.size());
+  int64_t n = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] < 0) [[unlikely]] DS_FAIL("empty", "negative dimension in shape {}", shape_str(shape));
+    strides[i] = n;
+    n *= std::max<int64_t>(shape[i], 1);
+  }
+  for (int64_t s : shape)
+    if (s == 0) n = 0;
   auto storage = IntrusivePtr<Storage>::make(static_cast<size_t>(n) * itemsize(dtype), allocator_for(device));
-  return TensorBase(IntrusivePtr<TensorImpl>::make(std::move(storage), dtype, shape.vec(), contiguous_strides(shape), 0));
+  return TensorBase(IntrusivePtr<TensorImpl>::make(TensorImpl::Contiguous{}, std::move(storage), dtype, shape,
+                                                   std::move(strides), n));
 }
 
 void register_device_to_host_copy(DeviceType type, DeviceToHostCopy fn) { g_d2h[static_cast<int>(type)] = fn; }

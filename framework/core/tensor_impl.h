@@ -13,6 +13,12 @@ namespace ds {
 class TensorImpl : public RefCounted {
  public:
   TensorImpl(IntrusivePtr<Storage> storage, DType dtype, Shape sizes, Shape strides, int64_t offset);
+  // A fresh contiguous tensor whose strides and numel the caller already computed (the allocation fast path).
+  struct Contiguous {};
+  TensorImpl(Contiguous, IntrusivePtr<Storage> storage, DType dtype, IntArrayRef sizes, Shape strides, int64_t numel);
+
+  static void* operator new(size_t n);
+  static void operator delete(void* p) noexcept;
 
   const IntrusivePtr<Storage>& storage() const noexcept { return storage_; }
   DType dtype() const noexcept { return dtype_; }

@@ -56,8 +56,10 @@ DS_COMPOSITE_ROW(embedding) OpDef{.name = "embedding", .kind = OpKind::Composite
       auto v = std::vector<OpCase>{
         make1("2-d indices with repeats", {uniform({5, 3}, dt, -1, 1, 1), ids({4, 0, 4, 2}, {2, 2})},
               [](const TensorList& x) { return embedding(x[0], x[1]); }, 1),
-        make1("padding_idx gets no gradient", {uniform({4, 2}, dt, -1, 1, 2), ids({1, 3, 1})},
-              [](const TensorList& x) { return embedding(x[0], x[1], 1); }, 1),
+        // padding_idx's row deliberately gets no gradient, so finite differences disagree there by design:
+        // forward only here; tests/autograd checks the zero row.
+        make1("padding_idx", {uniform({4, 2}, dt, -1, 1, 2), ids({1, 3, 1})},
+              [](const TensorList& x) { return embedding(x[0], x[1], 1); }, 0),
         make1("hand-computed", {tensor({{0.0, 1.0}, {2.0, 3.0}}).to(dt), ids({1, 0, 1})},
               [](const TensorList& x) { return embedding(x[0], x[1]); }, 1)};
       v.back().expected = {{2, 3, 0, 1, 2, 3}};

@@ -125,6 +125,23 @@ void map_elementwise(const KernelCtx& c, F&& f) {
   std::array<const Tensor*, N> ts;
   ts[0] = &c.out[0];
   for (int k = 0; k < NIn; ++k) ts[k + 1] = &c.in[k];
+  // Fast path: every operand contiguous, of the same shape and of its compute type (most calls).
+  if constexpr (std::is_same_v<SO, OC> && std::is_same_v<SI, IC>) {
+    bool flat = c.out[0].is_contiguous();
+    for (int k = 0; k < NIn && flat; ++k) flat = c.in[k].is_contiguous() && c.in[k].sizes() == c.out[0].sizes();
+    if (flat) {
+      OC* o = static_cast<OC*>(c.out[0].data());
+      const IC* in[NIn > 0 ? NIn : 1];
+      for (int k = 0; k < NIn; ++k) in[k] = static_cast<const IC*>(c.in[k].data());
+      parallel_for(c.out[0].numel(), kGrain, [&](int64_t b, int64_t e) {
+        if constexpr (NIn == 0) f(e - b, o + b);
+        else if constexpr (NIn == 1) f(e - b, o + b, in[0] + b);
+        else if constexpr (NIn == 2) f(e - b, o + b, in[0] + b, in[1] + b);
+        else f(e - b, o + b, in[0] + b, in[1] + b, in[2] + b);
+      });
+      return;
+    }
+  }
   const StridedIter<N> it(ts);
   if (it.numel == 0) return;
 

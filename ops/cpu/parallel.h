@@ -13,6 +13,10 @@ inline constexpr int64_t kGrain = 32768;
 template <typename F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
+  if (n <= grain) {  // the common small case never touches the OpenMP runtime
+    f(int64_t{0}, n);
+    return;
+  }
   const int max_threads = omp_get_max_threads();
   const int64_t want = std::min<int64_t>(max_threads, (n + grain - 1) / grain);
   if (want <= 1 || omp_in_parallel()) {

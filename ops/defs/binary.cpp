@@ -76,7 +76,11 @@ OpDef binary_row(std::string_view name, RuleFn rule, KernelFn cpu, VjpFn vjp, ui
 std::vector<BadCase> broadcast_bad() {
   return {samples::bad("shapes that do not broadcast", [] { add(ones({2, 3}), ones({4})); }, "cannot be broadcast"),
           samples::bad("bool minus bool", [] { sub(ones({2}, {.dtype = kBool}), ones({2}, {.dtype = kBool})); },
-                       "not defined for two bool tensors")};
+                       "not defined for two bool tensors"),
+          samples::bad("float into int in place", [] { auto t = zeros({2}, {.dtype = kI64}); t.add_(ones({2})); },
+                       "cannot be cast"),
+          samples::bad("in place would broadcast the target", [] { auto t = zeros({2}); t.add_(ones({3, 2})); },
+                       "the tensor modified in place has [2]")};
 }
 
 }  // namespace

@@ -181,8 +181,8 @@ DS_PRIMITIVE_ROW(max_dim) OpDef{.name = "max_dim", .attr_names = {"dim", "keepdi
             auto r = max(x[0], 1); return TensorList{r.values, r.indices}; }),
           samples::make("dim 0 keepdim, transposed", {samples::transposed({3, 4}, dt, -2, 2, 2)}, [](const TensorList& x) {
             auto r = max(x[0], 0, true); return TensorList{r.values, r.indices}; }),
-          samples::make("hand-computed", {tensor({{1.0, 5.0, 2.0}, {7.0, 0.0, 7.0}}).to(dt)}, [](const TensorList& x) {
-            auto r = max(x[0], 1); return TensorList{r.values, r.indices}; })};
+          samples::make("hand-computed, a tie takes the first index", {tensor({{1.0, 5.0, 2.0}, {7.0, 0.0, 7.0}}).to(dt)},
+                        [](const TensorList& x) { auto r = max(x[0], 1); return TensorList{r.values, r.indices}; }, 0)};
       v.back().expected = {{5, 7}, {1, 0}};
       return v;
     },
@@ -193,8 +193,8 @@ DS_PRIMITIVE_ROW(min_dim) OpDef{.name = "min_dim", .attr_names = {"dim", "keepdi
       auto v = std::vector<OpCase>{
           samples::make("dim -1", {uniform({3, 4}, dt, -2, 2, 1)}, [](const TensorList& x) {
             auto r = min(x[0], -1); return TensorList{r.values, r.indices}; }),
-          samples::make("hand-computed", {tensor({{1.0, -5.0, 2.0}, {7.0, 0.0, 0.0}}).to(dt)}, [](const TensorList& x) {
-            auto r = min(x[0], 1); return TensorList{r.values, r.indices}; })};
+          samples::make("hand-computed, a tie takes the first index", {tensor({{1.0, -5.0, 2.0}, {7.0, 0.0, 0.0}}).to(dt)},
+                        [](const TensorList& x) { auto r = min(x[0], 1); return TensorList{r.values, r.indices}; }, 0)};
       v.back().expected = {{-5, 0}, {1, 1}};
       return v;
     },
