@@ -2,6 +2,7 @@
 // Tensor factories. Random factories draw from the default generator (ds::manual_seed) or the one given; the values
 // depend only on the seed and the order of draws, never on the number of threads.
 #include <initializer_list>
+#include <optional>
 #include <vector>
 
 #include <ds/core/rng.h>
@@ -66,15 +67,16 @@ Tensor scalar_tensor(Scalar value, TensorOptions opts = {});
 // Wraps memory owned by the caller (not copied, not freed); the caller keeps it alive and contiguous.
 Tensor from_blob(void* data, IntArrayRef shape, DType dtype);
 
-// Implementation of from_vector.
-Tensor from_host_bytes(const void* data, size_t count, DType src, IntArrayRef shape, TensorOptions opts);
+// Implementation of from_vector: copies count host values of dtype src into a tensor of `shape` (1-d when absent).
+Tensor from_host_bytes(const void* data, size_t count, DType src, std::optional<IntArrayRef> shape, TensorOptions opts);
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, IntArrayRef shape, TensorOptions opts) {
   if constexpr (std::is_same_v<T, bool>) {
     std::vector<uint8_t> bytes(values.begin(), values.end());
-    return from_host_bytes(bytes.data(), bytes.size(), kBool, shape, opts);
+    return from_host_bytes(bytes.data(), bytes.size(), kBool, shape.empty() ? std::nullopt : std::optional(shape), opts);
   } else {
-    return from_host_bytes(values.data(), values.size(), dtype_v<T>, shape, opts);
+    return from_host_bytes(values.data(), values.size(), dtype_v<T>,
+                           shape.empty() ? std::nullopt : std::optional(shape), opts);
   }
 }
 

@@ -160,6 +160,12 @@ Tensor Tensor::sum(IntArrayRef dims, bool keepdim) const { return ds::sum(*this,
 Tensor Tensor::mean() const { return ds::mean(*this); }
 Tensor Tensor::mean(IntArrayRef dims, bool keepdim) const { return ds::mean(*this, dims, keepdim); }
 Tensor Tensor::prod(int64_t dim, bool keepdim) const { return ds::prod(*this, {dim}, keepdim); }
+Tensor Tensor::amax(IntArrayRef d, bool k) const { return ds::amax(*this, d, k); }
+Tensor Tensor::amin(IntArrayRef d, bool k) const { return ds::amin(*this, d, k); }
+Tensor Tensor::var(IntArrayRef d, double c, bool k) const { return ds::var(*this, d, c, k); }
+Tensor Tensor::std(IntArrayRef d, double c, bool k) const { return ds::std(*this, d, c, k); }
+Tensor Tensor::norm(double p, IntArrayRef d, bool k) const { return ds::norm(*this, p, d, k); }
+Tensor Tensor::cumsum(int64_t dim) const { return ds::cumsum(*this, dim); }
 Tensor Tensor::max() const { return ds::max(*this); }
 Tensor Tensor::min() const { return ds::min(*this); }
 Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const { return ds::argmax(*this, dim, keepdim); }

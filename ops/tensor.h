@@ -102,6 +102,12 @@ class Tensor : public TensorBase {
   Tensor mean() const;
   Tensor mean(IntArrayRef dims, bool keepdim = false) const;
   Tensor prod(int64_t dim, bool keepdim = false) const;
+  Tensor amax(IntArrayRef dims = {}, bool keepdim = false) const;
+  Tensor amin(IntArrayRef dims = {}, bool keepdim = false) const;
+  Tensor var(IntArrayRef dims = {}, double correction = 1, bool keepdim = false) const;
+  Tensor std(IntArrayRef dims = {}, double correction = 1, bool keepdim = false) const;
+  Tensor norm(double p = 2, IntArrayRef dims = {}, bool keepdim = false) const;
+  Tensor cumsum(int64_t dim) const;
   Tensor max() const;
   Tensor min() const;
   Tensor argmax(std::optional<int64_t> dim = {}, bool keepdim = false) const;

@@ -9,3 +9,14 @@
     INFO(msg);                  \
     CHECK(ok_);                 \
   } while (0)
+
+#include <cstring>
+
+#include <ds/ds.h>
+
+// Same shape, dtype and bytes (bitwise equality, for reproducibility tests).
+inline bool equal_bits(const ds::Tensor& a, const ds::Tensor& b) {
+  if (a.sizes() != b.sizes() || a.dtype() != b.dtype()) return false;
+  const ds::Tensor x = a.contiguous(), y = b.contiguous();
+  return std::memcmp(x.data(), y.data(), x.nbytes()) == 0;
+}

@@ -84,7 +84,7 @@ void render(const TensorBase& t, const Formatter& f, bool summarize, size_t d, i
       }
     }
     if (last) {
-      std::string item = i < 0 ? "..." : f.format(read_element(t, linear + i * inner));
+      std::string item = i < 0 ? " ..." : f.format(read_element(t, linear + i * inner));  // torch pads it too
       if (item.size() < f.width && i >= 0) item.insert(0, f.width - item.size(), ' ');
       if (!first) {
         if (col + 1 + item.size() > kLineWidth) {

@@ -39,7 +39,8 @@ void linspace(const KernelCtx& c) {
     using S = decltype(tag);
     S* o = static_cast<S*>(c.out[0].data());
     for (int64_t i = 0; i < n; ++i) {
-      const double v = i < n / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(n - 1 - i);
+      const double v = (i < n / 2 || n == 1) ? start + step * static_cast<double>(i)
+                                             : end - step * static_cast<double>(n - 1 - i);
       o[i] = static_cast<S>(static_cast<compute_t<S>>(v));
     }
   });

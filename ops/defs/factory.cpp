@@ -182,8 +182,8 @@ Tensor randn_like(const Tensor& t, Generator* gen) {
   return randn(t.sizes(), {.dtype = t.dtype(), .device = t.device()}, gen);
 }
 
-Tensor from_host_bytes(const void* data, size_t count, DType src, IntArrayRef shape, TensorOptions opts) {
-  Shape s = shape.empty() ? Shape{static_cast<int64_t>(count)} : shape.vec();
+Tensor from_host_bytes(const void* data, size_t count, DType src, std::optional<IntArrayRef> shape, TensorOptions opts) {
+  Shape s = shape ? shape->vec() : Shape{static_cast<int64_t>(count)};
   DS_CHECK(numel_of(s) == static_cast<int64_t>(count), "from_vector", "{} values do not fill shape {}", count,
            shape_str(s));
   Tensor host(empty_base(s, src, kCPU));
@@ -224,7 +224,7 @@ Tensor tensor(NestedValues values, std::optional<TensorOptions> opts) {
     TensorOptions o = opts.value_or(TensorOptions{});
     return empty(shape, o);
   }
-  Tensor t = from_host_bytes(flat.data(), flat.size(), kF64, shape, {.dtype = kF64});
+  Tensor t = from_host_bytes(flat.data(), flat.size(), kF64, IntArrayRef(shape), {.dtype = kF64});
   TensorOptions o = opts.value_or(TensorOptions{.dtype = natural});
   return finish(t.to(o.dtype).to(o.device), o);
 }

@@ -1,0 +1,39 @@
+// STYLE.md rule 7: dependencies point down the layers only. Every #include "ds/..." (or relative include) in a
+// layer's sources must name the layer itself or one below it.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+namespace fs = std::filesystem;
+
+TEST_CASE("no source file includes a layer above its own", "[layering]") {
+  // Layer order (index = height) and the include alias each folder is known by.
+  const std::map<std::string, int> height = {{"core", 0}, {"ops", 1}, {"autograd", 2}};
+  const std::map<std::string, std::string> folder_alias = {
+      {"framework/core", "core"}, {"ops", "ops"}, {"autograd", "autograd"}};
+  const fs::path root = DS_SOURCE_DIR;
+  const std::regex inc(R"(#include\s*[<"]ds/(\w+)/)");
+  int files = 0;
+  for (const auto& [folder, alias] : folder_alias) {
+    for (const auto& e : fs::recursive_directory_iterator(root / folder)) {
+      const auto ext = e.path().extension();
+      if (ext != ".h" && ext != ".cpp" && ext != ".cu") continue;
+      ++files;
+      std::ifstream in(e.path());
+      std::string line;
+      while (std::getline(in, line)) {
+        std::smatch m;
+        if (!std::regex_search(line, m, inc)) continue;
+        const auto it = height.find(m[1]);
+        if (it == height.end()) continue;
+        INFO(e.path().string() << ": " << line);
+        CHECK(it->second <= height.at(alias));
+      }
+    }
+  }
+  CHECK(files > 40);
+}
