@@ -136,6 +136,7 @@ Tensor Tensor::squeeze() const { return ds::squeeze(*this); }
 Tensor Tensor::squeeze(int64_t dim) const { return ds::squeeze(*this, {dim}); }
 Tensor Tensor::unsqueeze(int64_t dim) const { return ds::unsqueeze(*this, dim); }
 Tensor Tensor::flatten(int64_t s, int64_t e) const { return ds::flatten(*this, s, e); }
+Tensor Tensor::repeat(IntArrayRef r) const { return ds::repeat(*this, r); }
 Tensor Tensor::as_strided(IntArrayRef size, IntArrayRef stride, std::optional<int64_t> off) const {
   return ds::as_strided(*this, size, stride, off);
 }

@@ -79,6 +79,7 @@ class Tensor : public TensorBase {
   Tensor squeeze(int64_t dim) const;
   Tensor unsqueeze(int64_t dim) const;
   Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
+  Tensor repeat(IntArrayRef repeats) const;
   Tensor as_strided(IntArrayRef size, IntArrayRef stride, std::optional<int64_t> storage_offset = {}) const;
 
   // ---- math (see the free functions for contracts)

@@ -35,7 +35,10 @@ TEST_CASE("the allocator reports live and peak bytes", "[core]") {
 
 TEST_CASE("a steady loop reuses pooled blocks instead of asking the OS", "[core]") {
   Allocator& a = cpu_allocator();
-  for (int i = 0; i < 10; ++i) Tensor t = empty({12345});
+  for (int i = 0; i < 10; ++i) {
+    Tensor t = empty({12345});
+    Tensor u = empty({3, 7});
+  }
   const int64_t before = a.stats().num_os_allocs;
   for (int i = 0; i < 1000; ++i) {
     Tensor t = empty({12345});
