@@ -38,8 +38,9 @@ struct Blis {
     __m256 acc[MR][NV];
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NV; ++j) acc[i][j] = _mm256_setzero_ps();
-    int64_t p = 0;
-    auto step = [&]() {
+    // A plain loop (no lambda capturing the accumulators), so they stay in registers.
+    for (int64_t p = 0; p < kc; ++p) {
+      if (UNROLL > 1 && p % UNROLL == 0) _mm_prefetch(reinterpret_cast<const char*>(bp + 4 * NR * UNROLL), _MM_HINT_T0);
       __m256 b[NV];
       for (int j = 0; j < NV; ++j) b[j] = _mm256_load_ps(bp + 8 * j);
       for (int i = 0; i < MR; ++i) {
@@ -48,12 +49,7 @@ struct Blis {
       }
       ap += MR;
       bp += NR;
-    };
-    for (; p + UNROLL <= kc; p += UNROLL) {
-      _mm_prefetch(reinterpret_cast<const char*>(bp + 4 * NR * UNROLL), _MM_HINT_T0);
-      for (int u = 0; u < UNROLL; ++u) step();
     }
-    for (; p < kc; ++p) step();
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NV; ++j) {
         float* dst = c + i * ldc + 8 * j;
@@ -186,31 +182,27 @@ std::vector<Variant> variants() {
        [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
          ds::cpu::gemm(m, n, k, {a, k, 1}, {b, n, 1}, {c, n, 1}, false, t);
        }},
-      {"v1_6x16_kc256_mc96", "6x16 tile, shared packed B, KC 256, MC 96",
+      {"v1_shared_b_kc256_mc96", "6x16 tile, one packed B shared by the threads (barriers), KC 256, MC 96",
        [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
          Blis<6, 16, 256, 96, 4096, 4>::gemm(m, n, k, a, b, c, t);
        }},
-      {"v2_6x16_kc384_mc144", "6x16 tile, KC 384, MC 144",
-       [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
-         Blis<6, 16, 384, 144, 4096, 4>::gemm(m, n, k, a, b, c, t);
-       }},
-      {"v3_4x24_kc256_mc128", "4x24 tile (3 loads + 4 broadcasts per 12 FMAs)",
-       [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
-         Blis<4, 24, 256, 128, 4080, 4>::gemm(m, n, k, a, b, c, t);
-       }},
-      {"v4_6x16_kc512_mc72", "6x16 tile, KC 512, MC 72",
-       [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
-         Blis<6, 16, 512, 72, 4096, 4>::gemm(m, n, k, a, b, c, t);
-       }},
-      {"v5_slices_kc256_mc96", "6x16, each thread its own rows and packed B (no barriers)",
+      {"v2_slices_kc256_mc96", "6x16, each thread its own rows and packed B (what ds does)",
        [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
          Blis<6, 16, 256, 96, 4096, 4, false>::gemm(m, n, k, a, b, c, t);
        }},
-      {"v6_slices_kc384_mc120", "as v5 with KC 384, MC 120",
+      {"v3_slices_kc256_mc144_nc2040", "BLIS's Zen blocking: MC 144, NC ~2k",
        [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
-         Blis<6, 16, 384, 120, 4096, 4, false>::gemm(m, n, k, a, b, c, t);
+         Blis<6, 16, 256, 144, 2048, 4, false>::gemm(m, n, k, a, b, c, t);
        }},
-      {"v7_slices_5x16", "5x16 tile (10 accumulators), KC 256, MC 100",
+      {"v4_slices_kc384_mc96_nc1024", "longer k panels, B block 1.5 MB",
+       [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
+         Blis<6, 16, 384, 96, 1024, 4, false>::gemm(m, n, k, a, b, c, t);
+       }},
+      {"v5_slices_kc192_mc192_nc512", "B block 384 KB (fits L2), A block 144 KB",
+       [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
+         Blis<6, 16, 192, 192, 512, 4, false>::gemm(m, n, k, a, b, c, t);
+       }},
+      {"v6_slices_5x16", "5x16 tile (10 accumulators), KC 256, MC 100",
        [](int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int t) {
          Blis<5, 16, 256, 100, 4096, 4, false>::gemm(m, n, k, a, b, c, t);
        }},

@@ -16,7 +16,7 @@ namespace {
 // Size classes: multiples of 64 B up to 1 KiB, then 8 classes per power of two (at most 12.5% rounding waste).
 constexpr size_t kSmall = 1024;
 constexpr int kClassesPerOctave = 8;
-constexpr int kNumClasses = 16 + 64 * kClassesPerOctave;
+constexpr int kNumClasses = 16 + (63 - 10 + 1) * kClassesPerOctave;  // octaves 2^10 .. 2^63
 
 int size_class(size_t n, size_t* rounded) {
   if (n <= kSmall) {
@@ -112,6 +112,7 @@ class CpuPoolAllocator final : public Allocator {
     if (ThreadCache* tc = thread_cache()) tc->flush(*this);
     std::lock_guard<std::mutex> lock(mu_);
     for (int c = 0; c < kNumClasses; ++c) {
+      if (free_[c].empty()) continue;
       size_t rounded = 0;
       size_class(class_size(c), &rounded);
       for (void* p : free_[c]) {
@@ -130,6 +131,7 @@ class CpuPoolAllocator final : public Allocator {
     CpuPoolAllocator* owner = nullptr;
     void flush(CpuPoolAllocator& a) {
       for (int c = 0; c < kThreadClasses; ++c) {
+        if (n[c] == 0) continue;
         size_t rounded = 0;
         size_class(class_size(c), &rounded);
         while (n[c] > 0) {

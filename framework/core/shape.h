@@ -18,7 +18,10 @@ class IntArrayRef {
  public:
   constexpr IntArrayRef() = default;
   constexpr IntArrayRef(const int64_t& one) : data_(&one), size_(1) {}  // NOLINT
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"  // by design: the list lives as long as the call's argument
   constexpr IntArrayRef(std::initializer_list<int64_t> il) : data_(il.begin()), size_(il.size()) {}  // NOLINT
+#pragma GCC diagnostic pop
   IntArrayRef(const Shape& s) : data_(s.data()), size_(s.size()) {}  // NOLINT
   IntArrayRef(const std::vector<int64_t>& v) : data_(v.data()), size_(v.size()) {}  // NOLINT
   constexpr IntArrayRef(const int64_t* p, size_t n) : data_(p), size_(n) {}

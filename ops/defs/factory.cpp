@@ -92,7 +92,6 @@ std::vector<BadCase> factory_bad() {
   };
 }
 
-Device default_device(std::optional<TensorOptions> o) { return o ? o->device : kCPU; }
 
 Tensor random(OpId op, IntArrayRef shape, TensorOptions opts, Generator* gen, uint64_t per_counter, Attrs extra) {
   Generator& g = gen ? *gen : default_generator();
