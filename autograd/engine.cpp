@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include <ds/core/detail/check.h>
+#include <ds/core/logging.h>
 #include <ds/ops/dispatch.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
@@ -23,7 +24,12 @@ std::atomic<bool> g_anomaly{false};
 }  // namespace
 
 bool is_anomaly_enabled() { return g_anomaly.load(std::memory_order_relaxed); }
-void set_anomaly_enabled(bool enabled) { g_anomaly.store(enabled, std::memory_order_relaxed); }
+void set_anomaly_enabled(bool enabled) {
+  if (enabled && !g_anomaly.load(std::memory_order_relaxed))
+    log_warn("anomaly detection is on: every backward function's output is checked for NaN and infinity, which "
+             "slows backward down; use it to find a bug, not to train");
+  g_anomaly.store(enabled, std::memory_order_relaxed);
+}
 
 namespace autograd {
 namespace {

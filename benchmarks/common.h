@@ -8,7 +8,7 @@
 
 namespace ds::bench {
 
-// FP32 GFLOP/s of a register-only FMA loop on `threads` threads (the best of a few short runs).
+// FP32 GFLOP/s of a register-only FMA loop on `threads` threads (the median of a few short runs).
 double fma_peak_gflops(int threads);
 
 double median(std::vector<double> v);
