@@ -66,6 +66,16 @@ ReduceGeom reduce_geometry(const Tensor& x, IntArrayRef dims) {
   return g;
 }
 
+DimSplit split_at(const Tensor& x, int64_t d) {
+  DimSplit s;
+  for (int64_t k = 0; k < x.dim(); ++k) {
+    if (k < d) s.outer *= x.sizes()[k];
+    else if (k == d) s.n = x.sizes()[k];
+    else s.inner *= x.sizes()[k];
+  }
+  return s;
+}
+
 void check_index_range(const Tensor& index, int64_t size, std::string_view op, int64_t dim) {
   const auto* p = index.data_ptr<int64_t>();
   const int64_t n = index.numel();

@@ -21,6 +21,12 @@ struct ReduceGeom {
 };
 ReduceGeom reduce_geometry(const Tensor& x, IntArrayRef dims);
 
+// x's dims seen as [outer, n, inner] around dim d (n = x.sizes()[d]; a 0-d x is [1, 1, 1]).
+struct DimSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+DimSplit split_at(const Tensor& x, int64_t d);
+
 // Checks that every index of a contiguous int64 tensor is in [0, size).
 void check_index_range(const Tensor& index, int64_t size, std::string_view op, int64_t dim);
 

@@ -172,13 +172,8 @@ void index_select(const KernelCtx& c) {
   const Tensor x = contiguous_copy(c.in[0]);
   const Tensor index = contiguous_copy(c.in[1]);
   const int64_t d = x.dim() ? wrap_dim(c.attrs.i(0), x.dim(), c.name) : 0;
-  const int64_t n = x.dim() ? x.sizes()[d] : 1;
+  const auto [outer, n, inner] = split_at(x, d);
   check_index_range(index, n, c.name, d);
-  int64_t outer = 1, inner = 1;
-  for (int64_t k = 0; k < x.dim(); ++k) {
-    if (k < d) outer *= x.sizes()[k];
-    if (k > d) inner *= x.sizes()[k];
-  }
   const int64_t m = index.numel();
   const int64_t* ip = index.data_ptr<int64_t>();
   const size_t row = static_cast<size_t>(inner) * x.element_size();
@@ -200,14 +195,9 @@ void index_add(const KernelCtx& c) {
   const Tensor src = contiguous_copy(c.in[2]);
   const Tensor& out = c.out[0];
   const int64_t d = x.dim() ? wrap_dim(c.attrs.i(0), x.dim(), c.name) : 0;
-  const int64_t n = x.dim() ? x.sizes()[d] : 1;
+  const auto [outer, n, inner] = split_at(x, d);
   check_index_range(index, n, c.name, d);
   run_copy(x, out);
-  int64_t outer = 1, inner = 1;
-  for (int64_t k = 0; k < x.dim(); ++k) {
-    if (k < d) outer *= x.sizes()[k];
-    if (k > d) inner *= x.sizes()[k];
-  }
   const int64_t m = index.numel();
   const int64_t* ip = index.data_ptr<int64_t>();
   const double alpha = c.attrs.f(1);
@@ -239,12 +229,7 @@ void sort_lines(const KernelCtx& c, int64_t dim_attr, int64_t k, bool descending
   const int64_t nd = x.dim();
   const int64_t d = nd ? wrap_dim(dim_attr, nd, c.name) : 0;
   const Tensor xs = contiguous_copy(x);
-  int64_t outer = 1, inner = 1;
-  for (int64_t q = 0; q < nd; ++q) {
-    if (q < d) outer *= x.sizes()[q];
-    if (q > d) inner *= x.sizes()[q];
-  }
-  const int64_t n = nd ? x.sizes()[d] : 1;
+  const auto [outer, n, inner] = split_at(x, d);
   visit_number(x.dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);
     using C = compute_t<S>;

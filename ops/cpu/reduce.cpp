@@ -199,12 +199,7 @@ void cumsum(const KernelCtx& c) {
     const Tensor src_t = contiguous_copy(x);
     const S* src = static_cast<const S*>(src_t.data());
     O* out = static_cast<O*>(c.out[0].data());
-    int64_t outer = 1, inner = 1;
-    for (int64_t k = 0; k < x.dim(); ++k) {
-      if (k < d) outer *= x.sizes()[k];
-      if (k > d) inner *= x.sizes()[k];
-    }
-    const int64_t n = x.sizes()[d];
+    const auto [outer, n, inner] = split_at(x, d);
     parallel_for(outer * inner, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t o = t / inner, j = t % inner;

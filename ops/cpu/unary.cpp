@@ -66,25 +66,19 @@ void relu(const KernelCtx& c) {
   });
 }
 
-void floor(const KernelCtx& c) {
-  number_unary(c, [](int64_t n, auto* o, const auto* a) {
-    if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(*a)>>) vec(o, n) = vec(a, n).floor();
-    else std::copy(a, a + n, o);
-  });
-}
-void ceil(const KernelCtx& c) {
-  number_unary(c, [](int64_t n, auto* o, const auto* a) {
-    if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(*a)>>) vec(o, n) = vec(a, n).ceil();
-    else std::copy(a, a + n, o);
-  });
-}
-// Half to even, like torch.round.
-void round(const KernelCtx& c) {
-  number_unary(c, [](int64_t n, auto* o, const auto* a) {
-    if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(*a)>>) vec(o, n) = vec(a, n).rint();
-    else std::copy(a, a + n, o);
-  });
-}
+// floor, ceil and round (half to even, like torch.round) leave integers as they are.
+#define DS_ROUNDING(op, method)                                                                      \
+  void op(const KernelCtx& c) {                                                                      \
+    number_unary(c, [](int64_t n, auto* o, const auto* a) {                                          \
+      if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(*a)>>) vec(o, n) = vec(a, n).method(); \
+      else std::copy(a, a + n, o);                                                                   \
+    });                                                                                              \
+  }
+DS_ROUNDING(floor, floor)
+DS_ROUNDING(ceil, ceil)
+DS_ROUNDING(round, rint)
+#undef DS_ROUNDING
+
 void sign(const KernelCtx& c) {
   number_unary(c, [](int64_t n, auto* o, const auto* a) {
     using C = std::remove_cvref_t<decltype(*a)>;
