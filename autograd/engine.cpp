@@ -41,8 +41,8 @@ struct Capture {
 
 class GraphTask {
  public:
-  GraphTask(bool retain_graph, bool create_graph, bool capture_mode)
-      : retain_(retain_graph), create_(create_graph), capture_mode_(capture_mode) {}
+  // create_graph needs nothing here: the caller's grad mode makes the vjps record themselves.
+  GraphTask(bool retain_graph, bool capture_mode) : retain_(retain_graph), capture_mode_(capture_mode) {}
 
   void add_capture(const Edge& e, size_t index) { captures_[e.node.get()].push_back({e.input_nr, index}); }
 
@@ -167,7 +167,7 @@ class GraphTask {
     }
   }
 
-  bool retain_, create_, capture_mode_;
+  bool retain_, capture_mode_;
   std::unordered_map<Node*, int> deps_;
   std::unordered_map<Node*, TensorList> buffers_;
   std::unordered_map<Node*, std::vector<Capture>> captures_;
@@ -249,7 +249,7 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
   autograd::prepare_roots(outputs, grad_outputs, "backward", edges, grads);
   const bool retain = retain_graph || create_graph;
   GradModeGuard mode(create_graph);
-  autograd::GraphTask(retain, create_graph, false).run(edges, grads, 0);
+  autograd::GraphTask(retain, false).run(edges, grads, 0);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -258,7 +258,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::vector<autograd::Edge> edges;
   std::vector<Tensor> grads;
   autograd::prepare_roots(outputs, grad_outputs, "grad", edges, grads);
-  autograd::GraphTask task(retain_graph || create_graph, create_graph, true);
+  autograd::GraphTask task(retain_graph || create_graph, true);
   for (size_t i = 0; i < inputs.size(); ++i) {
     DS_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "grad", "input {} does not require grad", i);
     task.add_capture(autograd::gradient_edge(inputs[i]), i);

@@ -88,7 +88,7 @@ std::string Tensor::grad_fn_name() const {
 Tensor Tensor::to(DType dtype) const { return ds::to(*this, dtype); }
 Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
-  DS_FAIL("to", "copying a tensor from {} to {} needs the CUDA backend, which is not implemented yet",
+  DS_FAIL("to", "copying a tensor from {} to {} needs device copies, which arrive with the CUDA backend issue; this build keeps tensors on the CPU",
           this->device().str(), device.str());
 }
 Tensor Tensor::clone() const { return ds::clone(*this); }

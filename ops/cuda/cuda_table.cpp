@@ -14,7 +14,7 @@ namespace {
 
 template <OpId op>
 void no_cuda_kernel(const KernelCtx& c) {
-  DS_FAIL(c.name, "has no CUDA kernel (the CUDA backend is not implemented yet); run it on the CPU");
+  DS_FAIL(c.name, "has no CUDA kernel yet; run it on the CPU");
 }
 
 constexpr bool has_kernel(OpId op) {
