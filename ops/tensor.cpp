@@ -102,7 +102,12 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::fill_(Scalar value) {
   const Attr v = value.is_floating() ? Attr(value.to_double()) : Attr(value.to_int());
-  call_op_inplace(OpId::full, *this, {}, Attrs{sizes(), v, dtype(), device()}, "fill_");
+  Attrs a;  // pushed one by one: GCC 12 misreads these initializer lists of variants (-Wmaybe-uninitialized)
+  a.push(Shape(sizes()));
+  a.push(v);
+  a.push(dtype());
+  a.push(device());
+  call_op_inplace(OpId::full, *this, {}, a, "fill_");
   return *this;
 }
 
@@ -197,7 +202,10 @@ Tensor& Tensor::div_(Scalar o) { return inplace(*this, OpId::div, wrap_scalar(o,
 Tensor& Tensor::clamp_(std::optional<Scalar> lo, std::optional<Scalar> hi) {
   const Attr a = lo ? Attr(lo->to_double()) : Attr(NoneAttr{});
   const Attr b = hi ? Attr(hi->to_double()) : Attr(NoneAttr{});
-  call_op_inplace(OpId::clamp, *this, {this, 1}, Attrs{a, b}, "clamp_");
+  Attrs attrs;  // see fill_
+  attrs.push(a);
+  attrs.push(b);
+  call_op_inplace(OpId::clamp, *this, {this, 1}, attrs, "clamp_");
   return *this;
 }
 Tensor& Tensor::masked_fill_(const Tensor& mask, Scalar value) {
