@@ -78,36 +78,41 @@ struct Blis {
     }
   }
 
+  // Rows [r0, r1) of C (+)= A's rows (columns [0, kc) from a) @ the packed B block (kc x nc).
+  static void rows(int64_t r0, int64_t r1, int64_t kc, int64_t nc, const float* a, int64_t lda, const float* bpack,
+                   float* c, int64_t ldc, bool beta, float* apack) {
+    alignas(64) float tile[MR * NR];
+    for (int64_t ic = r0; ic < r1; ic += MC) {
+      const int64_t mc = std::min<int64_t>(MC, r1 - ic);
+      pack_a(mc, kc, a + ic * lda, lda, apack);
+      for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int64_t nr = std::min<int64_t>(NR, nc - jr);
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int64_t mr = std::min<int64_t>(MR, mc - ir);
+          float* cij = c + (ic + ir) * ldc + jr;
+          if (mr == MR && nr == NR) {
+            kernel(kc, apack + ir * kc, bpack + jr * kc, cij, ldc, beta);
+            continue;
+          }
+          kernel(kc, apack + ir * kc, bpack + jr * kc, tile, NR, false);
+          for (int64_t i = 0; i < mr; ++i)
+            for (int64_t j = 0; j < nr; ++j) cij[i * ldc + j] = (beta ? cij[i * ldc + j] : 0.0f) + tile[i * NR + j];
+        }
+      }
+    }
+  }
+
   // One thread's product on rows [0, m) of C: packs its own B.
   static void serial(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
                      float* c, int64_t ldc) {
     thread_local float* bpack = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * KC * (NC + NR)));
     thread_local float* apack = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
-    alignas(64) float tile[MR * NR];
     for (int64_t jc = 0; jc < n; jc += NC) {
       const int64_t nc = std::min<int64_t>(NC, n - jc);
       for (int64_t pc = 0; pc < k; pc += KC) {
         const int64_t kc = std::min<int64_t>(KC, k - pc);
         pack_b(kc, nc, b + pc * ldb + jc, ldb, bpack);
-        for (int64_t ic = 0; ic < m; ic += MC) {
-          const int64_t mc = std::min<int64_t>(MC, m - ic);
-          pack_a(mc, kc, a + ic * lda + pc, lda, apack);
-          for (int64_t jr = 0; jr < nc; jr += NR) {
-            const int64_t nr = std::min<int64_t>(NR, nc - jr);
-            for (int64_t ir = 0; ir < mc; ir += MR) {
-              const int64_t mr = std::min<int64_t>(MR, mc - ir);
-              float* cij = c + (ic + ir) * ldc + jc + jr;
-              if (mr == MR && nr == NR) {
-                kernel(kc, apack + ir * kc, bpack + jr * kc, cij, ldc, pc > 0);
-              } else {
-                kernel(kc, apack + ir * kc, bpack + jr * kc, tile, NR, false);
-                for (int64_t i = 0; i < mr; ++i)
-                  for (int64_t j = 0; j < nr; ++j)
-                    cij[i * ldc + j] = (pc > 0 ? cij[i * ldc + j] : 0.0f) + tile[i * NR + j];
-              }
-            }
-          }
-        }
+        rows(0, m, kc, nc, a + pc, lda, bpack, c + jc, ldc, pc > 0, apack);
       }
     }
   }
@@ -129,7 +134,6 @@ struct Blis {
     {
       const int t = omp_get_thread_num();
       thread_local float* apack = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
-      alignas(64) float tile[MR * NR];
       const int64_t r0 = std::min(m, t * rows_per), r1 = std::min(m, r0 + rows_per);
       for (int64_t jc = 0; jc < n; jc += NC) {
         const int64_t nc = std::min<int64_t>(NC, n - jc);
@@ -141,24 +145,7 @@ struct Blis {
           for (int64_t pj = t; pj < panels; pj += threads)
             pack_b(kc, std::min<int64_t>(NR, nc - pj * NR), b + pc * n + jc + pj * NR, n, bpack + pj * NR * kc);
 #pragma omp barrier
-          for (int64_t ic = r0; ic < r1; ic += MC) {
-            const int64_t mc = std::min<int64_t>(MC, r1 - ic);
-            pack_a(mc, kc, a + ic * k + pc, k, apack);
-            for (int64_t jr = 0; jr < nc; jr += NR) {
-              const int64_t nr = std::min<int64_t>(NR, nc - jr);
-              for (int64_t ir = 0; ir < mc; ir += MR) {
-                const int64_t mr = std::min<int64_t>(MR, mc - ir);
-                float* cij = c + (ic + ir) * n + jc + jr;
-                if (mr == MR && nr == NR) {
-                  kernel(kc, apack + ir * kc, bpack + jr * kc, cij, n, pc > 0);
-                } else {
-                  kernel(kc, apack + ir * kc, bpack + jr * kc, tile, NR, false);
-                  for (int64_t i = 0; i < mr; ++i)
-                    for (int64_t j = 0; j < nr; ++j) cij[i * n + j] = (pc > 0 ? cij[i * n + j] : 0.0f) + tile[i * NR + j];
-                }
-              }
-            }
-          }
+          rows(r0, r1, kc, nc, a + pc, k, bpack, c + jc, n, pc > 0, apack);
         }
       }
     }
