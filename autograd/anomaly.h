@@ -1,6 +1,7 @@
 #pragma once
 // Anomaly mode: while on, the engine checks every gradient a backward function produces and stops with an error
-// that names the op whose backward produced a NaN or an infinity.
+// that names the op whose backward produced a NaN or an infinity; and every op run on the thread that turned it on
+// checks its outputs, so the forward op that first turns finite inputs into a NaN or an infinity is named too.
 namespace ds {
 
 bool is_anomaly_enabled();

@@ -29,6 +29,7 @@ void set_anomaly_enabled(bool enabled) {
     log_warn("anomaly detection is on: every backward function's output is checked for NaN and infinity, which "
              "slows backward down; use it to find a bug, not to train");
   g_anomaly.store(enabled, std::memory_order_relaxed);
+  dispatch_state().check_finite = enabled;  // the forward half, on this thread
 }
 
 namespace autograd {

@@ -1,5 +1,7 @@
 #include "dispatch.h"
 
+#include <cmath>
+
 #include <ds/core/detail/check.h>
 
 namespace ds {
@@ -37,6 +39,34 @@ KernelFn kernel_for(Device d, OpId op) {
     case DeviceType::CUDA: return cuda_kernel(op);
   }
   return nullptr;
+}
+
+bool all_finite(const Tensor& t) {
+  if (!t.defined() || !is_floating(t.dtype()) || t.numel() == 0) return true;
+  const Tensor c = cast(t.is_cpu() ? t : t.to(kCPU), kF64);  // a fresh contiguous copy
+  const double* p = static_cast<const double*>(c.data());
+  for (int64_t i = 0; i < c.numel(); ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
+// Anomaly mode: throws when this op made a non-finite value out of finite inputs.
+void check_finite(const OpDef& def, std::span<const Tensor> in, std::span<const Tensor> outs) {
+  DispatchState& st = dispatch_state();
+  st.check_finite = false;  // the checks run ops themselves
+  struct Restore {
+    DispatchState& s;
+    ~Restore() { s.check_finite = true; }
+  } restore{st};
+  for (size_t k = 0; k < outs.size(); ++k) {
+    if (all_finite(outs[k])) continue;
+    std::string shapes;
+    for (const Tensor& t : in) {
+      if (!all_finite(t)) return;  // not the first: a non-finite value came in
+      shapes += (shapes.empty() ? "" : ", ") + (t.defined() ? shape_str(t.sizes()) : std::string("undefined"));
+    }
+    DS_FAIL(def.name, "produced a NaN or infinity in output {} from finite inputs ({}) (anomaly mode)", k, shapes);
+  }
 }
 
 // Runs steps 1-4 of the choke point; `out`, when given, receives output 0 (in-place ops).
@@ -80,6 +110,7 @@ TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const 
     kernel_for(r.device, op)(KernelCtx{op, def.name, in, std::span<Tensor>(outs.data(), outs.size()), attrs});
   }
   if (st.profiling && hooks.profile_end) hooks.profile_end(op);
+  if (st.check_finite) [[unlikely]] check_finite(def, in, outs);
 
   if (!out && def.vjp && is_grad_enabled() && any_requires_grad(in) && hooks.record)
     hooks.record(def, op, in, attrs, std::span<Tensor>(outs.data(), outs.size()));

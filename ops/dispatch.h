@@ -51,6 +51,9 @@ struct DispatchState {
   bool tracing = false;
   bool autocast = false;
   bool profiling = false;
+  // Anomaly mode's forward half: every op checks its floating outputs and throws, naming itself, when it turns
+  // finite inputs into a NaN or an infinity (the first op that produced one). Set by autograd's anomaly mode.
+  bool check_finite = false;
 };
 DispatchState& dispatch_state();
 

@@ -1,12 +1,79 @@
 #pragma once
-// The functional core of neural networks: softmax, dropout and the losses. All are composites over ds ops, so they
-// run on every device and differentiate twice.
+// The functional core of neural networks: convolutions, pooling, normalisation, resizing, softmax, dropout and
+// the losses. conv2d (and its two backward halves) and max_pool2d are primitives; the rest are composites over ds
+// ops, so they run on every device and differentiate twice.
 #include <optional>
+#include <vector>
 
 #include <ds/core/rng.h>
 #include <ds/ops/tensor.h>
 
 namespace ds {
+
+// ---- convolution. Spatial options take one value for both dims or (h, w).
+struct ConvOptions {
+  Shape stride{1};
+  Shape padding{0};
+  Shape dilation{1};
+  int64_t groups = 1;
+};
+// x: (N, C, H, W) or (C, H, W), weight: (O, C/groups, kh, kw), bias: (O) or undefined -> (N, O, Ho, Wo),
+// Ho = (H + 2 padding - dilation (kh - 1) - 1) / stride + 1.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const ConvOptions& options = {});
+// x: (N, C, L) or (C, L), weight: (O, C/groups, k) -> (N, O, Lo); options take one value each.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const ConvOptions& options = {});
+struct ConvTransposeOptions {
+  Shape stride{1};
+  Shape padding{0};
+  Shape output_padding{0};
+  Shape dilation{1};
+  int64_t groups = 1;
+};
+// x: (N, C_in, H, W), weight: (C_in, C_out/groups, kh, kw) -> (N, C_out, Ho, Wo),
+// Ho = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1. The adjoint of conv2d.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+                        const ConvTransposeOptions& options = {});
+
+// ---- pooling over (N, C, H, W) or (C, H, W).
+struct PoolOptions {
+  Shape stride{};   // empty: the kernel size
+  Shape padding{0};
+  Shape dilation{1};  // max_pool2d only
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // avg_pool2d only
+  std::optional<int64_t> divisor_override{};  // avg_pool2d only
+};
+struct MaxPoolResult {
+  Tensor values;
+  Tensor indices;  // int64, flat index into each H*W plane
+};
+MaxPoolResult max_pool2d_with_indices(const Tensor& x, IntArrayRef kernel_size, const PoolOptions& options = {});
+Tensor max_pool2d(const Tensor& x, IntArrayRef kernel_size, const PoolOptions& options = {});
+Tensor avg_pool2d(const Tensor& x, IntArrayRef kernel_size, const PoolOptions& options = {});
+// Averages over windows [floor(i H / out), ceil((i + 1) H / out)), torch's adaptive windows.
+Tensor adaptive_avg_pool2d(const Tensor& x, IntArrayRef output_size);
+
+// ---- normalisation. Undefined weight/bias mean no affine part.
+// x: (N, C, ...). training: normalise with the batch statistics and update running_mean / running_var in place
+// (momentum, unbiased variance), when given; eval: normalise with them.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight = {},
+                  const Tensor& bias = {}, bool training = true, double momentum = 0.1, double eps = 1e-5);
+// Normalises over the trailing dims `normalized_shape`; weight and bias have that shape.
+Tensor layer_norm(const Tensor& x, IntArrayRef normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+// x: (N, C, ...), statistics over groups of C / num_groups channels; weight, bias: (C).
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+
+// ---- resizing of (N, C, H, W) images, as torch.nn.functional.interpolate.
+enum class InterpolateMode { Nearest, Bilinear };
+struct InterpolateOptions {
+  Shape size{};                       // (h, w) or one value; or
+  std::vector<double> scale_factor{};  // one value or (h, w): output = floor(input * scale)
+  InterpolateMode mode = InterpolateMode::Nearest;
+  bool align_corners = false;  // bilinear only
+};
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options);
 
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);

@@ -28,6 +28,8 @@
   X(cat, Kernel) X(flip, Kernel) X(pad, Kernel) X(gather, Kernel) X(scatter, Kernel)              \
   X(scatter_add, Kernel) X(index_select, Kernel) X(index_add, Kernel) X(topk, Kernel)             \
   X(sort, Kernel)                                                                                 \
+  /* vision: ops/defs/conv.cpp, ops/defs/pool.cpp */                                              \
+  X(conv2d, Kernel) X(conv2d_input_grad, Kernel) X(conv2d_weight_grad, Kernel) X(max_pool2d, Kernel) \
   /* views: ops/defs/view.cpp */                                                                  \
   X(view, View) X(permute, View) X(slice, View) X(select, View) X(expand, View) X(squeeze, View)  \
   X(unsqueeze, View) X(as_strided, View)
@@ -41,7 +43,8 @@
   X(reshape) X(flatten) X(transpose) X(t) X(narrow) X(stack) X(split) X(chunk) X(roll) X(repeat)  \
   X(embedding) X(one_hot) X(argsort)                                                              \
   X(softmax) X(log_softmax) X(dropout) X(cross_entropy) X(nll_loss) X(mse_loss)                   \
-  X(bce_with_logits)
+  X(bce_with_logits) X(conv1d) X(conv_transpose2d) X(avg_pool2d) X(adaptive_avg_pool2d)          \
+  X(batch_norm) X(layer_norm) X(group_norm) X(interpolate)
 
 namespace ds {
 

@@ -8,6 +8,7 @@
 #include <ds/ops/nn_functional.h>
 #include <ds/ops/reduce.h>
 #include <ds/ops/shape_ops.h>
+#include <ds/ops/state_dict.h>
 #include <ds/ops/tensor.h>
 #include <ds/ops/threads.h>
 #include <ds/ops/device_info.h>

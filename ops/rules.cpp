@@ -203,4 +203,9 @@ std::optional<Shape> view_strides(IntArrayRef sizes, IntArrayRef strides, IntArr
   return ns;
 }
 
+Shape expand_pair(IntArrayRef v, std::string_view op) {
+  DS_CHECK(v.size() == 1 || v.size() == 2, op, "expects 1 or 2 values per spatial option, got {}", shape_str(v));
+  return v.size() == 1 ? Shape{v[0], v[0]} : Shape{v[0], v[1]};
+}
+
 }  // namespace ds::rules

@@ -43,7 +43,17 @@ void number_unary(const KernelCtx& c, M&& math) {
 
 DS_NUMBER_UNARY(neg, -vec(a, n))
 DS_NUMBER_UNARY(abs, vec(a, n).abs())
-DS_FLOAT_UNARY(exp, vec(a, n).exp())
+// Eigen's vectorised exp clamps its argument at the edge of the normal range, so exp(-inf) would be 4e-39 instead
+// of 0 (a masked softmax would leak weight to masked keys). Arguments below the clamp are redone exactly.
+void exp(const KernelCtx& c) {
+  float_unary(c, [](int64_t n, auto* o, const auto* a) {
+    using C = std::remove_cvref_t<decltype(*a)>;
+    constexpr C kClamp = std::is_same_v<C, float> ? C(-88.3762626647949) : C(-708.3964185322641);
+    vec(o, n) = vec(a, n).exp();
+    for (int64_t i = 0; i < n; ++i)
+      if (a[i] < kClamp) [[unlikely]] o[i] = std::exp(a[i]);
+  });
+}
 DS_FLOAT_UNARY(log, vec(a, n).log())
 DS_FLOAT_UNARY(log1p, vec(a, n).log1p())
 DS_FLOAT_UNARY(expm1, vec(a, n).expm1())

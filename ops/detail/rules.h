@@ -43,3 +43,9 @@ Shape infer_size(IntArrayRef shape, int64_t numel, std::string_view op);
 // computeStride).
 std::optional<Shape> view_strides(IntArrayRef sizes, IntArrayRef strides, IntArrayRef new_sizes);
 }  // namespace ds::rules
+
+namespace ds::rules {
+// A spatial option given as one value for both dims or as (h, w): (3) -> (3, 3).
+Shape expand_pair(IntArrayRef v, std::string_view op);
+}  // namespace ds::rules
+

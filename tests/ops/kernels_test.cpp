@@ -1,6 +1,7 @@
 // CPU kernels on sizes the op table's small samples do not reach: GEMM edge tiles, layouts and blocking against a
 // float64 triple loop; the parallel elementwise and reduction paths; results that must not depend on the thread count.
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -135,4 +136,20 @@ TEST_CASE("dropout masks depend only on the seed", "[ops]") {
   CHECK(kept == Approx(0.75).margin(0.05));
   CHECK(a.max().item<float>() == Approx(1 / 0.75));
   CHECK(equal_bits(dropout(x, 0.5, false), x));
+}
+
+TEST_CASE("exp underflows exactly: exp(-inf) is 0 in every lane, small results are IEEE's", "[ops]") {
+  for (DType dt : {kF32, kF64}) {
+    INFO(dtype_name(dt));
+    std::vector<double> v(37, -std::numeric_limits<double>::infinity());
+    v[3] = -100;
+    v[5] = -1000;
+    v[8] = 1;
+    const std::vector<double> y = exp(from_vector(v).to(dt)).to(kF64).tolist<double>();
+    for (size_t i = 0; i < v.size(); ++i) {
+      const double want = dt == kF32 ? static_cast<double>(std::exp(static_cast<float>(v[i]))) : std::exp(v[i]);
+      INFO("element " << i << " of exp(" << v[i] << ")");
+      CHECK(y[i] == Approx(want).epsilon(1e-6).margin(0));
+    }
+  }
 }

@@ -1,0 +1,250 @@
+// CPU kernels of the 2-d convolution family: conv2d, conv2d_input_grad, conv2d_weight_grad. im2col + GEMM over
+// chunks of samples: the columns of nb samples side by side make one (K, nb*L) matrix, so the late layers of a
+// network, whose images are 4x4 or 1x1, still get GEMMs with wide N instead of matrix-vector products.
+//   x: (N, C, H, W)   w: (O, C/groups, kh, kw)   y: (N, O, Ho, Wo)
+#include <cstring>
+#include <omp.h>
+
+#include "gemm.h"
+#include "helpers.h"
+#include "kernels.h"
+#include "parallel.h"
+
+namespace ds::cpu {
+namespace {
+
+// Attrs shared by the three ops: stride, padding, dilation (each (h, w)), groups.
+struct Geo {
+  int64_t N, C, H, W, O, kh, kw, Ho, Wo;
+  int64_t sh, sw, ph, pw, dh, dw, groups;
+  int64_t Cg() const { return C / groups; }
+  int64_t Og() const { return O / groups; }
+  int64_t K() const { return Cg() * kh * kw; }
+  int64_t L() const { return Ho * Wo; }
+};
+
+Geo geometry(const Attrs& a, const Shape& x, const Shape& w, const Shape& y) {
+  const Shape &s = a.ints(0), &p = a.ints(1), &d = a.ints(2);
+  return Geo{x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], s[0], s[1], p[0], p[1], d[0], d[1], a.i(3)};
+}
+
+// Samples per chunk: the column buffer stays under ~16 MB of floats.
+int64_t chunk_samples(const Geo& g) {
+  const int64_t per = std::max<int64_t>(1, g.K() * g.L());
+  return std::clamp<int64_t>((int64_t{4} << 20) / per, 1, g.N);
+}
+
+// The valid output columns [lo, hi) of kernel column j: those whose input column lies inside [0, W).
+inline void valid_range(int64_t j, int64_t stride, int64_t pad, int64_t dil, int64_t in, int64_t out, int64_t& lo,
+                        int64_t& hi) {
+  const int64_t off = j * dil - pad;  // input index = o * stride + off
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = in - off <= 0 ? 0 : std::min(out, (in - off - 1) / stride + 1);
+  lo = std::min(lo, hi);
+}
+
+// cols[(c*kh + i)*kw + j][col0 + oh*Wo + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw], 0 outside.
+// x: one sample's group slice, (Cg, H, W) contiguous; rows of cols are `ld` apart. Rows [r0, r1) only.
+template <typename T>
+void im2col(const T* x, const Geo& g, T* cols, int64_t ld, int64_t col0, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t c = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
+    T* row = cols + r * ld + col0;
+    int64_t lo, hi;
+    valid_range(j, g.sw, g.pw, g.dw, g.W, g.Wo, lo, hi);
+    const int64_t off_w = j * g.dw - g.pw;
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      T* dst = row + oh * g.Wo;
+      const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+      if (ih < 0 || ih >= g.H) {
+        std::memset(dst, 0, sizeof(T) * g.Wo);
+        continue;
+      }
+      const T* src = x + (c * g.H + ih) * g.W + off_w;
+      for (int64_t ow = 0; ow < lo; ++ow) dst[ow] = T(0);
+      if (g.sw == 1) std::memcpy(dst + lo, src + lo, sizeof(T) * (hi - lo));
+      else
+        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
+      for (int64_t ow = hi; ow < g.Wo; ++ow) dst[ow] = T(0);
+    }
+  }
+}
+
+// The adjoint of im2col: dx[c][ih][iw] += cols[...], for channels [c0, c1) of one sample's group slice.
+template <typename T>
+void col2im(const T* cols, const Geo& g, int64_t ld, int64_t col0, T* dx, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* row = cols + ((c * g.kh + i) * g.kw + j) * ld + col0;
+        int64_t lo, hi;
+        valid_range(j, g.sw, g.pw, g.dw, g.W, g.Wo, lo, hi);
+        const int64_t off_w = j * g.dw - g.pw;
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          T* dst = dx + (c * g.H + ih) * g.W + off_w;
+          const T* src = row + oh * g.Wo;
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] += src[ow];
+        }
+      }
+}
+
+// Columns of samples [n0, n0 + nb), group gi, into cols (K, nb*L).
+template <typename T>
+void gather_cols(const T* x, const Geo& g, int64_t n0, int64_t nb, int64_t gi, T* cols) {
+  const int64_t K = g.K(), L = g.L(), ld = nb * L;
+  parallel_for(nb * K, std::max<int64_t>(1, kGrain / std::max<int64_t>(L, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi;) {
+      const int64_t b = t / K, r0 = t % K, r1 = std::min(K, r0 + (hi - t));
+      im2col(x + ((n0 + b) * g.C + gi * g.Cg()) * g.H * g.W, g, cols, ld, b * L, r0, r1);
+      t += r1 - r0;
+    }
+  });
+}
+
+// Moves between y's layout (N, O, L) and a chunk's (Og, nb*L) for group gi; to_chunk picks the direction.
+template <typename T>
+void shuffle_chunk(T* y, const Geo& g, int64_t n0, int64_t nb, int64_t gi, T* tmp, bool to_chunk) {
+  const int64_t Og = g.Og(), L = g.L();
+  parallel_for(nb * Og, std::max<int64_t>(1, kGrain / std::max<int64_t>(L, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t b = t / Og, o = t % Og;
+      T* yp = y + ((n0 + b) * g.O + gi * Og + o) * L;
+      T* tp = tmp + o * nb * L + b * L;
+      if (to_chunk) std::memcpy(tp, yp, sizeof(T) * L);
+      else std::memcpy(yp, tp, sizeof(T) * L);
+    }
+  });
+}
+
+template <typename T>
+T* scratch(Tensor& holder, int64_t n, DType dt) {
+  holder = Tensor(empty_base({std::max<int64_t>(n, 1)}, dt, kCPU));
+  return static_cast<T*>(holder.data());
+}
+
+template <typename T>
+void forward(const Tensor& x_, const Tensor& w_, const Tensor& y, const Geo& g) {
+  const Tensor x = x_.is_contiguous() ? x_ : contiguous_copy(x_), w = w_.is_contiguous() ? w_ : contiguous_copy(w_);
+  const T* px = static_cast<const T*>(x.data());
+  const T* pw = static_cast<const T*>(w.data());
+  T* py = static_cast<T*>(y.data());
+  const int64_t K = g.K(), L = g.L(), Og = g.Og(), nb_max = chunk_samples(g);
+  Tensor hc, ht;
+  T* cols = scratch<T>(hc, K * nb_max * L, x.dtype());
+  T* tmp = nb_max > 1 ? scratch<T>(ht, Og * nb_max * L, x.dtype()) : nullptr;
+  for (int64_t n0 = 0; n0 < g.N; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, g.N - n0);
+    for (int64_t gi = 0; gi < g.groups; ++gi) {
+      gather_cols(px, g, n0, nb, gi, cols);
+      const MatRef<const T> a{pw + gi * Og * K, K, 1}, b{cols, nb * L, 1};
+      if (nb == 1) {
+        gemm(Og, L, K, a, b, MatRef<T>{py + (n0 * g.O + gi * Og) * L, L, 1}, false, omp_get_max_threads());
+      } else {
+        gemm(Og, nb * L, K, a, b, MatRef<T>{tmp, nb * L, 1}, false, omp_get_max_threads());
+        shuffle_chunk(py, g, n0, nb, gi, tmp, false);
+      }
+    }
+  }
+}
+
+template <typename T>
+void input_grad(const Tensor& gy_, const Tensor& w_, const Tensor& dx, const Geo& g) {
+  const Tensor gy = gy_.is_contiguous() ? gy_ : contiguous_copy(gy_), w = w_.is_contiguous() ? w_ : contiguous_copy(w_);
+  T* pgy = static_cast<T*>(const_cast<void*>(gy.data()));
+  const T* pw = static_cast<const T*>(w.data());
+  T* pdx = static_cast<T*>(dx.data());
+  std::memset(pdx, 0, sizeof(T) * dx.numel());
+  const int64_t K = g.K(), L = g.L(), Og = g.Og(), Cg = g.Cg(), nb_max = chunk_samples(g);
+  Tensor hc, ht;
+  T* cols = scratch<T>(hc, K * nb_max * L, gy.dtype());
+  T* tmp = nb_max > 1 ? scratch<T>(ht, Og * nb_max * L, gy.dtype()) : nullptr;
+  for (int64_t n0 = 0; n0 < g.N; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, g.N - n0);
+    for (int64_t gi = 0; gi < g.groups; ++gi) {
+      const T* b = pgy + (n0 * g.O + gi * Og) * L;
+      if (nb > 1) {
+        shuffle_chunk(pgy, g, n0, nb, gi, tmp, true);
+        b = tmp;
+      }
+      // cols (K, nb*L) = w_g^T (K, Og) @ gy chunk (Og, nb*L)
+      gemm(K, nb * L, Og, MatRef<const T>{pw + gi * Og * K, 1, K}, MatRef<const T>{b, nb * L, 1},
+           MatRef<T>{cols, nb * L, 1}, false, omp_get_max_threads());
+      parallel_for(nb * Cg, std::max<int64_t>(1, kGrain / std::max<int64_t>(g.kh * g.kw * L, 1)),
+                   [&](int64_t lo, int64_t hi) {
+                     for (int64_t t = lo; t < hi;) {
+                       const int64_t s = t / Cg, c0 = t % Cg, c1 = std::min(Cg, c0 + (hi - t));
+                       col2im(cols, g, nb * L, s * L, pdx + ((n0 + s) * g.C + gi * Cg) * g.H * g.W, c0, c1);
+                       t += c1 - c0;
+                     }
+                   });
+    }
+  }
+}
+
+template <typename T>
+void weight_grad(const Tensor& x_, const Tensor& gy_, const Tensor& dw, const Geo& g) {
+  const Tensor x = x_.is_contiguous() ? x_ : contiguous_copy(x_), gy = gy_.is_contiguous() ? gy_ : contiguous_copy(gy_);
+  const T* px = static_cast<const T*>(x.data());
+  T* pgy = static_cast<T*>(const_cast<void*>(gy.data()));
+  T* pdw = static_cast<T*>(dw.data());
+  const int64_t K = g.K(), L = g.L(), Og = g.Og(), nb_max = chunk_samples(g);
+  Tensor hc, ht;
+  T* cols = scratch<T>(hc, K * nb_max * L, x.dtype());
+  T* tmp = nb_max > 1 ? scratch<T>(ht, Og * nb_max * L, x.dtype()) : nullptr;
+  for (int64_t n0 = 0; n0 < g.N; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, g.N - n0);
+    for (int64_t gi = 0; gi < g.groups; ++gi) {
+      gather_cols(px, g, n0, nb, gi, cols);
+      const T* a = pgy + (n0 * g.O + gi * Og) * L;
+      if (nb > 1) {
+        shuffle_chunk(pgy, g, n0, nb, gi, tmp, true);
+        a = tmp;
+      }
+      // dw_g (Og, K) += gy chunk (Og, nb*L) @ cols^T (nb*L, K)
+      gemm(Og, K, nb * L, MatRef<const T>{a, nb * L, 1}, MatRef<const T>{cols, 1, nb * L},
+           MatRef<T>{pdw + gi * Og * K, K, 1}, n0 > 0, omp_get_max_threads());
+    }
+  }
+}
+
+// Runs f<T> for f32 and f64; 16-bit floats are widened to f32 and the result narrowed (the GEMM is f32 only).
+template <template <typename> class F>
+void dispatch_float(const KernelCtx& c, const Geo& g) {
+  const Tensor &a = c.in[0], &b = c.in[1];
+  const Tensor& out = c.out[0];
+  switch (a.dtype()) {
+    case DType::f32: return F<float>::run(a, b, out, g);
+    case DType::f64: return F<double>::run(a, b, out, g);
+    case DType::f16:
+    case DType::bf16: {
+      const Tensor wide(empty_base(out.sizes(), kF32, kCPU));
+      F<float>::run(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide, g);
+      const Tensor in[1] = {wide};
+      Tensor outs[1] = {out};
+      const Attrs attrs{out.dtype()};
+      return copy(KernelCtx{OpId::copy, "copy", in, outs, attrs});
+    }
+    case DType::i64: case DType::i32: case DType::i8: case DType::u8: case DType::b8: break;
+  }
+  throw_error(c.name, std::string("has no CPU kernel for dtype ") + std::string(dtype_name(a.dtype())));
+}
+
+template <typename T> struct Forward { static void run(const Tensor& x, const Tensor& w, const Tensor& y, const Geo& g) { forward<T>(x, w, y, g); } };
+template <typename T> struct InputGrad { static void run(const Tensor& gy, const Tensor& w, const Tensor& dx, const Geo& g) { input_grad<T>(gy, w, dx, g); } };
+template <typename T> struct WeightGrad { static void run(const Tensor& x, const Tensor& gy, const Tensor& dw, const Geo& g) { weight_grad<T>(x, gy, dw, g); } };
+
+}  // namespace
+
+void conv2d(const KernelCtx& c) {
+  dispatch_float<Forward>(c, geometry(c.attrs, c.in[0].sizes(), c.in[1].sizes(), c.out[0].sizes()));
+}
+void conv2d_input_grad(const KernelCtx& c) {  // in: gy, w; out: dx
+  dispatch_float<InputGrad>(c, geometry(c.attrs, c.out[0].sizes(), c.in[1].sizes(), c.in[0].sizes()));
+}
+void conv2d_weight_grad(const KernelCtx& c) {  // in: x, gy; out: dw
+  dispatch_float<WeightGrad>(c, geometry(c.attrs, c.in[0].sizes(), c.out[0].sizes(), c.in[1].sizes()));
+}
+
+}  // namespace ds::cpu
