@@ -1,0 +1,120 @@
+// ds-train end to end, as separate processes: a run interrupted after 10 steps and resumed by a fresh process for
+// 10 more ends bitwise where 20 straight steps end; an injected NaN is skipped and counted; a run whose loss stays
+// NaN stops after max_consecutive_skips and leaves its last good checkpoint untouched.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+
+#include <ds/ds.h>
+#include <ds/io/checkpoint.h>
+
+#include "../test_util.h"
+
+namespace fs = std::filesystem;
+using namespace ds;
+
+namespace {
+
+struct Dir {
+  fs::path path;
+  explicit Dir(const std::string& name) : path(fs::temp_directory_path() / ("ds_train_test_" + name + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~Dir() { fs::remove_all(path); }
+};
+
+// A small LeNet-5 run on generated 28x28 images, 4 optimizer steps per epoch, with every stateful piece in play:
+// shuffled data with random crops and flips, two loader workers, dropout-free AdamW with a warmup schedule.
+std::string write_config(const fs::path& dir, const std::string& extra,
+                         const std::string& training = "training: {epochs: 5, seed: 11, log_interval: 5, threads: 2}\n") {
+  const fs::path p = dir / "config.yaml";
+  std::ofstream(p) << "model: {name: lenet5}\n"
+                      "data: {dataset: pattern_images, generated_size: 64, batch_size: 16, eval_batch_size: 16,\n"
+                      "       num_workers: 2, random_crop_padding: 2, horizontal_flip: 0.5}\n"
+                      "optimizer: {name: adamw, lr: 0.003, weight_decay: 0.01}\n"
+                      "schedule: {name: warmup_cosine, warmup_steps: 3}\n"
+                   << training << extra;
+  return p.string();
+}
+
+// Runs ds-train; returns its exit code and leaves its output in `log`.
+int run(const std::string& args, const fs::path& log) {
+  const std::string cmd = std::string(DS_TRAIN_BIN) + " " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read(const fs::path& p) {
+  std::stringstream ss;
+  ss << std::ifstream(p).rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("ds-train: 10 steps + save + a fresh process resuming for 10 more equals 20 straight steps, bitwise", "[tools][resume]") {
+  Dir dir("resume");
+  const std::string cfg = write_config(dir.path, "checkpoint: {interval: 0, keep_last: 2}\n");
+  const fs::path straight = dir.path / "straight", split = dir.path / "split";
+  REQUIRE(run(cfg + " --max-steps 20 --checkpoint-dir " + straight.string(), dir.path / "a.log") == 0);
+  REQUIRE(run(cfg + " --max-steps 20 --stop-after 10 --checkpoint-dir " + split.string(), dir.path / "b.log") == 0);
+  CHECK(fs::exists(split / "ckpt-0000000010.dsckpt"));
+  REQUIRE(run(cfg + " --max-steps 20 --checkpoint-dir " + split.string(), dir.path / "c.log") == 0);
+  INFO(read(dir.path / "c.log"));
+  CHECK(read(dir.path / "c.log").find("resumed from") != std::string::npos);
+  const StateDict a = load_checkpoint((straight / "ckpt-0000000020.dsckpt").string());
+  const StateDict b = load_checkpoint((split / "ckpt-0000000020.dsckpt").string());
+  REQUIRE(a.size() == b.size());
+  int tensors = 0;
+  for (const auto& [name, value] : a) {
+    INFO(name);
+    REQUIRE(b.contains(name));
+    if (const Tensor* t = std::get_if<Tensor>(&value)) {
+      CHECK(equal_bits(*t, b.tensor(name)));
+      ++tensors;
+    } else {
+      CHECK(state_kind_name(value) == state_kind_name(*b.find(name)));
+      if (const int64_t* i = std::get_if<int64_t>(&value)) CHECK(*i == b.integer(name));
+      if (const double* d = std::get_if<double>(&value)) CHECK(*d == b.real(name));
+      if (const std::string* t = std::get_if<std::string>(&value)) CHECK(*t == b.text(name));
+    }
+  }
+  CHECK(tensors > 20);  // model, optimizer moments
+  // And the final test accuracy lines agree.
+  const std::string la = read(dir.path / "a.log"), lc = read(dir.path / "c.log");
+  CHECK(la.substr(la.rfind("test_accuracy=")) == lc.substr(lc.rfind("test_accuracy=")));
+}
+
+TEST_CASE("ds-train: an injected NaN is skipped and counted; a NaN that persists stops the run", "[tools][guard]") {
+  Dir dir("guard");
+  {
+    const std::string cfg = write_config(dir.path, "debug: {nan_at_steps: [3]}\n");
+    REQUIRE(run(cfg + " --max-steps 8 --no-resume", dir.path / "one.log") == 0);
+    const std::string log = read(dir.path / "one.log");
+    INFO(log);
+    CHECK(log.find("step 3: the loss is nan") != std::string::npos);
+    CHECK(log.find("no op produced one from finite inputs") != std::string::npos);
+    CHECK(log.find("test_accuracy=") != std::string::npos);
+  }
+  {
+    const fs::path ck = dir.path / "ck";
+    const std::string cfg = write_config(dir.path, "debug: {nan_at_steps: [6, 7, 8, 9, 10, 11, 12]}\n"
+                                                   "checkpoint: {interval: 2, keep_last: 5}\n",
+                                         "training: {epochs: 5, seed: 11, max_consecutive_skips: 3, threads: 2}\n");
+    const int code = run(cfg + " --max-steps 20 --checkpoint-dir " + ck.string(), dir.path / "stop.log");
+    const std::string log = read(dir.path / "stop.log");
+    INFO(log);
+    CHECK(code == 3);
+    CHECK(log.find("3 consecutive steps had a non-finite loss") != std::string::npos);
+    // Steps 2, 4 and 6 were saved (step 6 is the state after 6 good steps); nothing after the NaNs began.
+    CHECK(fs::exists(ck / "ckpt-0000000006.dsckpt"));
+    CHECK_FALSE(fs::exists(ck / "ckpt-0000000008.dsckpt"));
+    CHECK(load_checkpoint((ck / "ckpt-0000000006.dsckpt").string()).integer("step") == 6);
+  }
+}

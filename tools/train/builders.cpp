@@ -1,0 +1,108 @@
+#include "builders.h"
+
+#include <ds/core/error.h>
+#include <ds/data/data.h>
+#include <ds/models/vision/lenet.h>
+#include <ds/models/vision/resnet.h>
+#include <ds/optim/optim.h>
+
+namespace ds::train {
+
+std::shared_ptr<nn::Module> build_model(const ModelConfig& c, const data::SampleSpec& input) {
+  const Shape& in = input.input_shape;
+  auto need_image = [&](int64_t channels) {
+    if (in.size() != 3 || (channels > 0 && in[0] != channels))
+      throw_error("ds-train", "model '" + c.name + "' needs images (C, H, W)" +
+                                  (channels > 0 ? " with " + std::to_string(channels) + " channels" : "") +
+                                  ", the data set gives " + shape_str(in));
+  };
+  if (c.name == "lenet5") {
+    need_image(0);
+    if (in[1] != 28 || in[2] != 28)
+      throw_error("ds-train", "model 'lenet5' needs 28x28 images, the data set gives " + shape_str(in));
+    return models::lenet5(c.num_classes, in[0]);
+  }
+  if (c.name == "mlp") {
+    int64_t features = 1;
+    for (int64_t s : in) features *= s;
+    return models::mlp(features, c.hidden, c.num_classes);
+  }
+  need_image(3);
+  if (c.name == "resnet18") return models::resnet18(c.num_classes);
+  if (c.name == "resnet34") return models::resnet34(c.num_classes);
+  return models::resnet50(c.num_classes);
+}
+
+DataSets build_datasets(const DataConfig& c, int64_t num_classes, uint64_t seed) {
+  if (c.dataset == "fashion_mnist") {
+    if (num_classes != 10) throw_error("ds-train", "fashion_mnist has 10 classes, the model asks for " + std::to_string(num_classes));
+    return {std::make_shared<data::FashionMNIST>(c.root, true), std::make_shared<data::FashionMNIST>(c.root, false)};
+  }
+  const int64_t n = c.generated_size, n_test = std::max<int64_t>(n / 4, 1);
+  if (c.dataset == "blobs")
+    return {std::make_shared<data::TensorDataset>(data::make_blobs(n, num_classes, 16, seed)),
+            std::make_shared<data::TensorDataset>(data::make_blobs(n_test, num_classes, 16, seed + 1))};
+  // Images shaped like Fashion-MNIST, so lenet5 and mlp configs run on them unchanged.
+  return {std::make_shared<data::TensorDataset>(data::make_pattern_images(n, num_classes, 1, 28, 28, seed)),
+          std::make_shared<data::TensorDataset>(data::make_pattern_images(n_test, num_classes, 1, 28, 28, seed + 1))};
+}
+
+std::unique_ptr<data::DataLoader> build_loader(const DataConfig& c, std::shared_ptr<const data::Dataset> set, bool train,
+                                               uint64_t seed) {
+  std::vector<data::TransformPtr> ts;
+  if (train && c.random_crop_padding > 0) {
+    const Shape& in = set->spec().input_shape;
+    ts.push_back(std::make_shared<data::RandomCrop>(in[in.size() - 2], in.back(), c.random_crop_padding));
+  }
+  if (train && c.horizontal_flip > 0) ts.push_back(std::make_shared<data::RandomHorizontalFlip>(c.horizontal_flip));
+  if (!c.normalize_mean.empty())
+    ts.push_back(std::make_shared<data::Normalize>(std::vector<float>(c.normalize_mean.begin(), c.normalize_mean.end()),
+                                                   std::vector<float>(c.normalize_std.begin(), c.normalize_std.end())));
+  data::DataLoaderOptions o{.batch_size = train ? c.batch_size : c.eval_batch_size,
+                            .shuffle = train && c.shuffle,
+                            .seed = seed,
+                            .drop_last = false,
+                            .num_workers = c.num_workers};
+  if (!ts.empty()) o.transform = ts.size() == 1 ? ts[0] : std::make_shared<data::Compose>(ts);
+  return std::make_unique<data::DataLoader>(std::move(set), o);
+}
+
+std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& c, const std::vector<Tensor>& params) {
+  const double b1 = c.betas.empty() ? -1 : c.betas[0], b2 = c.betas.empty() ? -1 : c.betas[1];
+  auto betas = [&](auto o) {
+    if (b1 >= 0) {
+      o.beta1 = b1;
+      o.beta2 = b2;
+    }
+    return o;
+  };
+  if (c.name == "sgd")
+    return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum,
+                                                                  .weight_decay = c.weight_decay, .nesterov = c.nesterov});
+  if (c.name == "adam")
+    return std::make_unique<optim::Adam>(params, betas(optim::AdamOptions{.lr = c.lr, .eps = c.eps, .weight_decay = c.weight_decay}));
+  if (c.name == "adamw")
+    return std::make_unique<optim::AdamW>(params, betas(optim::AdamWOptions{.lr = c.lr, .eps = c.eps, .weight_decay = c.weight_decay}));
+  if (c.name == "lamb")
+    return std::make_unique<optim::LAMB>(params, betas(optim::LAMBOptions{.lr = c.lr, .eps = c.eps, .weight_decay = c.weight_decay}));
+  return std::make_unique<optim::Lion>(params, betas(optim::LionOptions{.lr = c.lr, .weight_decay = c.weight_decay}));
+}
+
+std::unique_ptr<optim::LRScheduler> build_scheduler(const ScheduleConfig& c, optim::Optimizer& opt, double base_lr,
+                                                    int64_t total_steps) {
+  using optim::WarmupDecayLR;
+  if (c.name == "constant")
+    return c.warmup_steps > 0 ? std::make_unique<WarmupDecayLR>(opt, c.warmup_steps, total_steps, WarmupDecayLR::Decay::Constant)
+                              : nullptr;
+  if (c.name == "step") return std::make_unique<optim::StepLR>(opt, c.step_size, c.gamma);
+  if (c.name == "multistep") return std::make_unique<optim::MultiStepLR>(opt, c.milestones, c.gamma);
+  if (c.name == "exponential") return std::make_unique<optim::ExponentialLR>(opt, c.gamma);
+  if (c.name == "cosine") return std::make_unique<optim::CosineAnnealingLR>(opt, total_steps, c.min_lr);
+  if (c.name == "warmup_cosine")
+    return std::make_unique<WarmupDecayLR>(opt, c.warmup_steps, total_steps, WarmupDecayLR::Decay::Cosine, c.min_lr);
+  if (c.name == "warmup_linear")
+    return std::make_unique<WarmupDecayLR>(opt, c.warmup_steps, total_steps, WarmupDecayLR::Decay::Linear, c.min_lr);
+  return std::make_unique<optim::OneCycleLR>(opt, c.max_lr > 0 ? c.max_lr : base_lr, total_steps);
+}
+
+}  // namespace ds::train

@@ -1,0 +1,28 @@
+#pragma once
+// From a TrainConfig to the objects of a run: the model, the data loaders, the optimizer and its schedule.
+#include <memory>
+
+#include <ds/data/dataloader.h>
+#include <ds/nn/module.h>
+#include <ds/optim/lr_scheduler.h>
+#include <ds/optim/optimizer.h>
+
+#include "config.h"
+
+namespace ds::train {
+
+std::shared_ptr<nn::Module> build_model(const ModelConfig& c, const data::SampleSpec& input);
+
+struct DataSets {
+  std::shared_ptr<const data::Dataset> train, test;
+};
+DataSets build_datasets(const DataConfig& c, int64_t num_classes, uint64_t seed);
+std::unique_ptr<data::DataLoader> build_loader(const DataConfig& c, std::shared_ptr<const data::Dataset> set, bool train,
+                                               uint64_t seed);
+
+std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& c, const std::vector<Tensor>& params);
+// total_steps: the optimizer steps of the whole run. Null for a constant lr.
+std::unique_ptr<optim::LRScheduler> build_scheduler(const ScheduleConfig& c, optim::Optimizer& opt, double base_lr,
+                                                    int64_t total_steps);
+
+}  // namespace ds::train

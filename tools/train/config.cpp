@@ -1,0 +1,218 @@
+#include "config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include <ds/core/error.h>
+
+namespace ds::train {
+namespace {
+
+// Walks one YAML mapping: every key must be read by a getter or it is reported as unknown when the section closes.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string path, const std::string& file) : node_(node), path_(std::move(path)), file_(file) {
+    if (node_ && !node_.IsNull() && !node_.IsMap()) fail(node_, "must be a mapping of keys to values");
+  }
+  // Every key must have been read: the rest are unknown keys.
+  void finish() const {
+    if (!node_ || node_.IsNull()) return;
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.as<std::string>();
+      if (!read_.count(key)) {
+        std::string known;
+        for (const auto& k : read_) known += (known.empty() ? "" : ", ") + k;
+        fail(kv.first, "unknown key '" + where(key) + "' (known keys: " + known + ")");
+      }
+    }
+  }
+
+  template <typename T>
+  void get(const std::string& key, T& out) {
+    read_.insert(key);
+    if (!node_ || node_.IsNull()) return;
+    const YAML::Node v = node_[key];
+    if (!v) return;
+    try {
+      out = v.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(v, "key '" + where(key) + "' must be " + type_name<T>() + ", got '" + text(v) + "'");
+    }
+  }
+  // A nested mapping.
+  Section section(const std::string& key) {
+    read_.insert(key);
+    return Section(node_ && !node_.IsNull() ? node_[key] : YAML::Node(), where(key), file_);
+  }
+  // Fails on the key's line when cond is false.
+  void check(bool cond, const std::string& key, const std::string& what) {
+    if (cond) return;
+    const YAML::Node v = node_ && !node_.IsNull() ? node_[key] : YAML::Node();
+    fail(v ? v : node_, "key '" + where(key) + "' " + what);
+  }
+  void one_of(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed) {
+    std::string list;
+    bool ok = false;
+    for (const char* a : allowed) {
+      ok |= value == a;
+      list += (list.empty() ? "" : ", ") + std::string(a);
+    }
+    check(ok, key, "must be one of " + list + ", got '" + value + "'");
+  }
+
+ private:
+  std::string where(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& msg) const {
+    const int line = at ? at.Mark().line : -1;
+    throw_error("config", file_ + (line >= 0 ? ":" + std::to_string(line + 1) : "") + ": " + msg);
+  }
+  static std::string text(const YAML::Node& v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  }
+  template <typename T>
+  static std::string type_name() {
+    if constexpr (std::is_same_v<T, bool>) return "true or false";
+    else if constexpr (std::is_integral_v<T>) return "an integer";
+    else if constexpr (std::is_floating_point_v<T>) return "a number";
+    else if constexpr (std::is_same_v<T, std::string>) return "a string";
+    else return "a list";
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  const std::string& file_;
+  std::set<std::string> read_;
+};
+
+}  // namespace
+
+TrainConfig parse_config(const std::string& yaml, const std::string& name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    throw_error("config", name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+  }
+  TrainConfig c;
+  c.path = name;
+  Section top(root, "", name);
+  {
+    Section s = top.section("model");
+    s.get("name", c.model.name);
+    s.one_of("name", c.model.name, {"lenet5", "mlp", "resnet18", "resnet34", "resnet50"});
+    s.get("num_classes", c.model.num_classes);
+    s.check(c.model.num_classes > 1, "num_classes", "must be at least 2");
+    s.get("hidden", c.model.hidden);
+    s.finish();
+  }
+  {
+    Section s = top.section("data");
+    s.get("dataset", c.data.dataset);
+    s.one_of("dataset", c.data.dataset, {"fashion_mnist", "pattern_images", "blobs"});
+    s.get("root", c.data.root);
+    s.get("batch_size", c.data.batch_size);
+    s.check(c.data.batch_size > 0, "batch_size", "must be positive");
+    s.get("eval_batch_size", c.data.eval_batch_size);
+    s.check(c.data.eval_batch_size > 0, "eval_batch_size", "must be positive");
+    s.get("num_workers", c.data.num_workers);
+    s.check(c.data.num_workers >= 0, "num_workers", "must be >= 0");
+    s.get("shuffle", c.data.shuffle);
+    s.get("normalize_mean", c.data.normalize_mean);
+    s.get("normalize_std", c.data.normalize_std);
+    s.check(c.data.normalize_mean.size() == c.data.normalize_std.size(), "normalize_std",
+            "must have as many values as normalize_mean");
+    s.get("random_crop_padding", c.data.random_crop_padding);
+    s.check(c.data.random_crop_padding >= 0, "random_crop_padding", "must be >= 0");
+    s.get("horizontal_flip", c.data.horizontal_flip);
+    s.check(c.data.horizontal_flip >= 0 && c.data.horizontal_flip <= 1, "horizontal_flip", "must be a probability in [0, 1]");
+    s.get("generated_size", c.data.generated_size);
+    s.check(c.data.generated_size >= 8, "generated_size", "must be at least 8");
+    s.finish();
+  }
+  {
+    Section s = top.section("optimizer");
+    s.get("name", c.optimizer.name);
+    s.one_of("name", c.optimizer.name, {"sgd", "adam", "adamw", "lamb", "lion"});
+    s.get("lr", c.optimizer.lr);
+    s.check(c.optimizer.lr > 0, "lr", "must be positive");
+    s.get("weight_decay", c.optimizer.weight_decay);
+    s.check(c.optimizer.weight_decay >= 0, "weight_decay", "must be >= 0");
+    s.get("momentum", c.optimizer.momentum);
+    s.get("nesterov", c.optimizer.nesterov);
+    s.get("betas", c.optimizer.betas);
+    s.check(c.optimizer.betas.empty() || c.optimizer.betas.size() == 2, "betas", "must be a list of two numbers");
+    s.get("eps", c.optimizer.eps);
+    s.get("clip_grad_norm", c.optimizer.clip_grad_norm);
+    s.check(c.optimizer.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0");
+    s.get("grad_accumulation", c.optimizer.grad_accumulation);
+    s.check(c.optimizer.grad_accumulation >= 1, "grad_accumulation", "must be >= 1");
+    s.finish();
+  }
+  {
+    Section s = top.section("schedule");
+    s.get("name", c.schedule.name);
+    s.one_of("name", c.schedule.name,
+             {"constant", "step", "multistep", "exponential", "cosine", "warmup_cosine", "warmup_linear", "onecycle"});
+    s.get("warmup_steps", c.schedule.warmup_steps);
+    s.check(c.schedule.warmup_steps >= 0, "warmup_steps", "must be >= 0");
+    s.get("min_lr", c.schedule.min_lr);
+    s.get("step_size", c.schedule.step_size);
+    s.check(c.schedule.step_size > 0, "step_size", "must be positive");
+    s.get("milestones", c.schedule.milestones);
+    s.get("gamma", c.schedule.gamma);
+    s.get("max_lr", c.schedule.max_lr);
+    s.finish();
+  }
+  {
+    Section s = top.section("training");
+    s.get("epochs", c.training.epochs);
+    s.check(c.training.epochs > 0, "epochs", "must be positive");
+    s.get("max_steps", c.training.max_steps);
+    s.check(c.training.max_steps >= 0, "max_steps", "must be >= 0");
+    s.get("seed", c.training.seed);
+    s.get("log_interval", c.training.log_interval);
+    s.check(c.training.log_interval > 0, "log_interval", "must be positive");
+    s.get("max_consecutive_skips", c.training.max_consecutive_skips);
+    s.check(c.training.max_consecutive_skips > 0, "max_consecutive_skips", "must be positive");
+    s.get("evaluate", c.training.evaluate);
+    s.get("threads", c.training.threads);
+    s.finish();
+  }
+  {
+    Section s = top.section("checkpoint");
+    s.get("dir", c.checkpoint.dir);
+    s.get("interval", c.checkpoint.interval);
+    s.check(c.checkpoint.interval >= 0, "interval", "must be >= 0");
+    s.get("keep_last", c.checkpoint.keep_last);
+    s.check(c.checkpoint.keep_last >= 0, "keep_last", "must be >= 0");
+    s.get("resume", c.checkpoint.resume);
+    s.finish();
+  }
+  {
+    Section s = top.section("output");
+    s.get("csv", c.metrics_csv);
+    s.finish();
+  }
+  {
+    Section s = top.section("debug");
+    s.get("nan_at_steps", c.debug.nan_at_steps);
+    s.finish();
+  }
+  top.finish();
+  return c;
+}
+
+TrainConfig load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw_error("config", path + ": cannot open the file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace ds::train

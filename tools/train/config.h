@@ -1,0 +1,91 @@
+#pragma once
+// ds-train's configuration: the YAML file, read strictly. Every key is known and typed; an unknown key, a wrong
+// type or a bad value is an error naming the file, the line, the key and what was expected.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ds::train {
+
+struct ModelConfig {
+  std::string name = "lenet5";  // lenet5 | mlp | resnet18 | resnet34 | resnet50
+  int64_t num_classes = 10;
+  std::vector<int64_t> hidden{512, 512};  // mlp only
+};
+
+struct DataConfig {
+  std::string dataset = "fashion_mnist";  // fashion_mnist | pattern_images (generated) | blobs (generated)
+  std::string root = "/usr/share/datasets/fashion-mnist";
+  int64_t batch_size = 64;
+  int64_t eval_batch_size = 1000;
+  int num_workers = 1;
+  bool shuffle = true;
+  std::vector<double> normalize_mean, normalize_std;  // empty: no normalisation
+  int64_t random_crop_padding = 0;                    // 0: no random crop
+  double horizontal_flip = 0;                         // probability; 0: none
+  int64_t generated_size = 2048;                      // generated data sets: training examples (test: a quarter)
+};
+
+struct OptimizerConfig {
+  std::string name = "adamw";  // sgd | adam | adamw | lamb | lion
+  double lr = 1e-3;
+  double weight_decay = 0;
+  double momentum = 0;  // sgd
+  bool nesterov = false;
+  std::vector<double> betas;  // adam, adamw, lamb, lion: two values; empty = the optimizer's default
+  double eps = 1e-8;
+  double clip_grad_norm = 0;  // 0: no clipping
+  int64_t grad_accumulation = 1;
+};
+
+struct ScheduleConfig {
+  std::string name = "constant";  // constant | step | multistep | exponential | cosine | warmup_cosine | warmup_linear | onecycle
+  int64_t warmup_steps = 0;
+  double min_lr = 0;
+  int64_t step_size = 1000;
+  std::vector<int64_t> milestones;
+  double gamma = 0.1;
+  double max_lr = 0;  // onecycle; 0 = optimizer.lr
+};
+
+struct TrainingConfig {
+  int64_t epochs = 1;
+  int64_t max_steps = 0;  // 0: no limit besides epochs
+  uint64_t seed = 0;
+  int64_t log_interval = 100;
+  int64_t max_consecutive_skips = 5;  // non-finite steps in a row before the run stops
+  bool evaluate = true;               // test accuracy after each epoch
+  int threads = 0;                    // 0: the default (all cores)
+  int64_t stop_after = 0;             // command line only: save and stop after this many steps, as if interrupted
+};
+
+struct CheckpointConfig {
+  std::string dir;      // empty: no checkpoints
+  int64_t interval = 0;  // steps between checkpoints; 0: only at the end
+  int keep_last = 3;
+  bool resume = true;  // continue from the newest valid checkpoint in dir
+};
+
+struct DebugConfig {
+  std::vector<int64_t> nan_at_steps;  // poison the loss with NaN at these optimizer steps (tests the guard rails)
+};
+
+struct TrainConfig {
+  std::string path;  // the file it came from
+  ModelConfig model;
+  DataConfig data;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  TrainingConfig training;
+  CheckpointConfig checkpoint;
+  DebugConfig debug;
+  std::string metrics_csv;  // output.csv; empty: none
+};
+
+// Reads and validates a config file. Throws ds::Error "[config] <file>:<line>: ...".
+TrainConfig load_config(const std::string& path);
+// The same from YAML text (name used in messages).
+TrainConfig parse_config(const std::string& yaml, const std::string& name);
+
+}  // namespace ds::train
