@@ -17,6 +17,12 @@ foreach(pair IN LISTS DS_INCLUDE_MAP)
   file(GLOB headers ${CMAKE_CURRENT_SOURCE_DIR}/${folder}/*.h)
   install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ds/${alias})
 endforeach()
+# Public subfolders (internal ones, detail/ cpu/ cuda/, stay out).
+foreach(sub IN ITEMS models/vision)
+  file(GLOB headers ${CMAKE_CURRENT_SOURCE_DIR}/${sub}/*.h)
+  string(REPLACE "models/" "" rel ${sub})
+  install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ds/models/${rel})
+endforeach()
 install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/framework/ds.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ds)
 
 install(EXPORT dsTargets NAMESPACE ds:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ds)

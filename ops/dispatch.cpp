@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ds/core/detail/check.h>
+#include <ds/core/deterministic.h>
 
 namespace ds {
 
@@ -107,6 +108,9 @@ TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const 
       if (i == 0 && out) outs.push_back(*out);
       else outs.push_back(Tensor(empty_base(r.outs[i].sizes, r.outs[i].dtype, r.device)));
     }
+    if (def.nondeterministic_cuda && r.device.is_cuda() && is_deterministic()) [[unlikely]]
+      DS_FAIL(def.name, "has no deterministic CUDA kernel (it accumulates with atomics), and ds::set_deterministic(true) "
+                        "is on; run it on the CPU or turn deterministic mode off");
     kernel_for(r.device, op)(KernelCtx{op, def.name, in, std::span<Tensor>(outs.data(), outs.size()), attrs});
   }
   if (st.profiling && hooks.profile_end) hooks.profile_end(op);

@@ -99,6 +99,7 @@ struct OpDef {
   VjpFn vjp = nullptr;         // null: not differentiable (integer, boolean, random or step outputs)
   uint32_t save_in = 0;        // inputs the vjp reads
   uint32_t save_out = 0;       // outputs the vjp reads
+  bool nondeterministic_cuda = false;  // its CUDA kernel accumulates with atomics: refused in deterministic mode
   bool strided_out = false;    // the kernel writes outputs of any strides (elementwise kernels), so in-place
                                // ops run it straight into their target
   bool differentiable_composite = true;  // composites: whether gradients flow through it
