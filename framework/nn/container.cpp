@@ -1,6 +1,7 @@
 #include <ds/nn/container.h>
 
 #include <ds/core/detail/check.h>
+#include <ds/nn/checkpoint.h>
 
 namespace ds::nn {
 
@@ -17,9 +18,13 @@ Sequential& Sequential::push_back(std::string name, std::shared_ptr<Module> modu
   return *this;
 }
 
+// Children are called through operator() so that module observers (the memory profiler) see them; under a
+// GradientCheckpointGuard the children run in checkpointed segments instead.
 Tensor Sequential::forward(const Tensor& x) {
+  if (gradient_checkpointing_applies()) [[unlikely]]
+    return checkpoint_sequential(*this, gradient_checkpoint_segments(), x);
   Tensor y = x;
-  for (const auto& [_, m] : named_children()) y = m->forward(y);
+  for (const auto& [_, m] : named_children()) y = (*m)(y);
   return y;
 }
 

@@ -17,6 +17,44 @@
 
 namespace ds::nn {
 
+class Module;
+
+// Sees every module call made through Module::operator() (or a ModuleScope) on this thread: the memory profiler's
+// module stack. Null, the usual case, costs one thread-local load and branch per call.
+class ModuleCallObserver {
+ public:
+  virtual ~ModuleCallObserver() = default;
+  virtual void enter(Module& m) = 0;
+  virtual void exit(Module& m) = 0;
+};
+namespace detail {
+inline thread_local ModuleCallObserver* tls_module_observer = nullptr;
+}
+// Installs `observer` on this thread (null to remove); returns the previous one.
+inline ModuleCallObserver* set_module_call_observer(ModuleCallObserver* observer) {
+  ModuleCallObserver* prev = detail::tls_module_observer;
+  detail::tls_module_observer = observer;
+  return prev;
+}
+
+// Marks a module call for the observer, for modules whose forward has its own signature (call it first thing in
+// that forward, or around the call): nn::ModuleScope scope(*this);
+class ModuleScope {
+ public:
+  explicit ModuleScope(Module& m) : observer_(detail::tls_module_observer), m_(m) {
+    if (observer_) [[unlikely]] observer_->enter(m_);
+  }
+  ~ModuleScope() {
+    if (observer_) [[unlikely]] observer_->exit(m_);
+  }
+  ModuleScope(const ModuleScope&) = delete;
+  ModuleScope& operator=(const ModuleScope&) = delete;
+
+ private:
+  ModuleCallObserver* observer_;
+  Module& m_;
+};
+
 class Module {
  public:
   explicit Module(std::string type_name) : type_name_(std::move(type_name)) {}
@@ -26,7 +64,12 @@ class Module {
 
   // ---- the forward pass. Single-input modules override forward(x); others add their own signatures.
   virtual Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // Calls forward(x), inside a ModuleScope when an observer (the memory profiler) is installed.
+  Tensor operator()(const Tensor& x) {
+    if (!detail::tls_module_observer) [[likely]] return forward(x);
+    ModuleScope scope(*this);
+    return forward(x);
+  }
 
   // ---- what the module holds
   std::vector<Tensor> parameters(bool recurse = true) const;

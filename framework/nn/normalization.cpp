@@ -1,5 +1,6 @@
 #include <ds/nn/normalization.h>
 
+#include <ds/autograd/checkpoint.h>
 #include <ds/core/detail/check.h>
 #include <ds/ops/factory.h>
 #include <ds/ops/nn_functional.h>
@@ -31,6 +32,9 @@ Tensor BatchNorm::forward(const Tensor& x) {
   DS_CHECK(x.size(1) == num_features_, type_name(), "expects {} channels, got input {}", num_features_,
            shape_str(x.sizes()));
   if (is_training()) {
+    // A checkpoint recomputing this forward during backward: same batch statistics, but the running ones were
+    // already updated by the forward pass.
+    if (is_checkpoint_recomputing()) return batch_norm(x, {}, {}, weight, bias, true, o_.momentum, o_.eps);
     if (num_batches_tracked.defined()) {
       NoGradGuard no_grad;
       num_batches_tracked.add_(1);
