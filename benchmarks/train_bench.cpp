@@ -7,7 +7,9 @@
 // run interleaved round by round and medians are reported, because these VMs drift. Each step is also split into
 // forward (model + loss), backward, and optimizer (step + zero_grad), to show where the time goes.
 // The last line is a JSON object: <model>_speedup (torch ms / ds ms) and <model>_ds_ms.
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include <ds/ds.h>
+#include <ds/ops/dispatch.h>
 #include <ds/models/vision/lenet.h>
 #include <ds/models/vision/resnet.h>
 #include <ds/nn/nn.h>
@@ -66,6 +69,39 @@ void run_ds(Case& c) {
   c.optim.push_back(median(o));
 }
 
+// --profile: time per primitive (outermost calls only), summed over the timed steps, through the dispatcher's
+// profiler hooks; printed per model, largest first.
+struct OpProfile {
+  std::vector<double> total = std::vector<double>(kNumPrimitives, 0.0);
+  std::vector<int64_t> calls = std::vector<int64_t>(kNumPrimitives, 0);
+  std::chrono::steady_clock::time_point t0;
+  int depth = 0;
+};
+OpProfile* g_profile = nullptr;
+
+void profile_begin(OpId) {
+  if (g_profile->depth++ == 0) g_profile->t0 = std::chrono::steady_clock::now();
+}
+void profile_end(OpId op) {
+  if (--g_profile->depth != 0) return;
+  g_profile->total[static_cast<size_t>(op)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - g_profile->t0).count();
+  g_profile->calls[static_cast<size_t>(op)]++;
+}
+
+void print_profile(const Case& c, const OpProfile& p, int steps) {
+  std::vector<size_t> order;
+  double sum = 0;
+  for (size_t i = 0; i < p.total.size(); ++i)
+    if (p.calls[i]) order.push_back(i), sum += p.total[i];
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p.total[a] > p.total[b]; });
+  std::printf("\n%s: ms per step by primitive (sum %.2f ms of %.2f ms per step)\n", c.name.c_str(), sum * 1e3 / steps,
+              median(c.total));
+  for (size_t i : order)
+    if (p.total[i] * 1e3 / steps > 0.01)
+      std::printf("  %-24s %8.3f ms  %6.1f calls\n", std::string(op_name(static_cast<OpId>(i))).c_str(),
+                  p.total[i] * 1e3 / steps, double(p.calls[i]) / steps);
+}
+
 std::string ms(const std::vector<double>& v) {
   if (v.empty()) return "-";
   char buf[32];
@@ -79,12 +115,16 @@ int main(int argc, char** argv) {
   int rounds = 5;
   std::string only;
   bool no_torch = false;
+  int steps = 0;
+  bool profile = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (a == "--quick") rounds = 1;
     else if (a == "--only" && i + 1 < argc) only = argv[++i];  // one model, for profiling
+    else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);  // timed steps per round, every model
     else if (a == "--no-torch") no_torch = true;
+    else if (a == "--profile") profile = true;
   }
   const bool torch = !no_torch && ds::bench::torch_available();
   const int threads = get_num_threads();
@@ -94,9 +134,10 @@ int main(int argc, char** argv) {
 
   manual_seed(0);
   std::vector<Case> cases;
-  auto add = [&](std::string name, std::shared_ptr<nn::Module> m, Shape in, int64_t classes, int steps) {
+  auto add = [&](std::string name, std::shared_ptr<nn::Module> m, Shape in, int64_t classes, int n) {
     if (!only.empty() && only != name) return;
-    Case c{name, std::move(m), randn(in), randint(0, classes, {in[0]}), steps, nullptr, {}, {}, {}, {}, {}, {}, {}, {}};
+    if (steps > 0) n = steps;
+    Case c{name, std::move(m), randn(in), randint(0, classes, {in[0]}), n, nullptr, {}, {}, {}, {}, {}, {}, {}, {}};
     c.opt = std::make_unique<optim::AdamW>(c.model->parameters(), optim::AdamWOptions{.lr = 1e-3});
     cases.push_back(std::move(c));
   };
@@ -118,6 +159,22 @@ int main(int argc, char** argv) {
         c.t_optim.push_back(t.at(c.name + "_optim_ms"));
       }
     }
+  }
+
+  if (profile) {
+    DispatchHooks& h = dispatch_hooks();
+    h.profile_begin = &profile_begin;
+    h.profile_end = &profile_end;
+    dispatch_state().profiling = true;
+    for (Case& c : cases) {
+      OpProfile p;
+      g_profile = &p;
+      for (int i = 0; i < c.steps; ++i) step(c);
+      print_profile(c, p, c.steps);
+    }
+    dispatch_state().profiling = false;
+    h.profile_begin = nullptr;
+    h.profile_end = nullptr;
   }
 
   std::printf("\ntraining step, ms (medians over rounds of per-round medians)\n");

@@ -10,6 +10,7 @@
 #include "helpers.h"
 #include "kernels.h"
 #include "loops.h"
+#include "parallel.h"
 
 namespace ds::cpu {
 namespace {
@@ -26,6 +27,25 @@ inline int64_t offset_of(const int64_t* idx, const Shape& strides) {
   int64_t o = 0;
   for (size_t d = 0; d < strides.size(); ++d) o += idx[d] * strides[d];
   return o;
+}
+
+// The common case of gather and scatter, seen as [outer, n, inner] (`data`) and [outer, m, inner] (index, src):
+// all three contiguous, index and src of one shape, equal to data's except along dim. Element t of index then
+// addresses data[(o * n + index[t]) * inner + q] with t = (o * m + j) * inner + q, with no per-element index maths.
+struct Dense3 {
+  int64_t outer = 1, n = 1, m = 1, inner = 1;
+};
+bool dense3(const Tensor& data, const Tensor& index, const Tensor& src, int64_t d, Dense3& g) {
+  if (data.dim() == 0 || !data.is_contiguous() || !index.is_contiguous() || !src.is_contiguous()) return false;
+  if (index.dim() != data.dim() || src.sizes() != index.sizes()) return false;
+  for (int64_t i = 0; i < data.dim(); ++i) {
+    if (i != d && data.size(i) != index.size(i)) return false;
+    if (i < d) g.outer *= data.size(i);
+    if (i > d) g.inner *= data.size(i);
+  }
+  g.n = data.size(d);
+  g.m = index.size(d);
+  return true;
 }
 
 // Calls f(multi_index) for every position of `sizes` in row-major order (serial).
@@ -118,10 +138,26 @@ void gather(const KernelCtx& c) {
   const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
   check_index_range(index, x.dim() ? x.sizes()[d] : 1, c.name, d);
   const int64_t* ip = index.data_ptr<int64_t>();
+  const Tensor& out = c.out[0];
+  Dense3 g;
+  if (dense3(x, index, index, d, g)) {
+    visit_all(x.dtype(), [&](auto tag) {
+      using S = decltype(tag);
+      const S* src = static_cast<const S*>(x.data());
+      S* dst = static_cast<S*>(out.data());
+      parallel_for(g.outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(g.m * g.inner, 1)), [&](int64_t lo, int64_t hi) {
+        for (int64_t o = lo; o < hi; ++o)
+          for (int64_t j = 0; j < g.m; ++j)
+            for (int64_t q = 0, t = (o * g.m + j) * g.inner; q < g.inner; ++q, ++t)
+              dst[t] = src[(o * g.n + ip[t]) * g.inner + q];
+      });
+    });
+    return;
+  }
   visit_all(x.dtype(), [&](auto tag) {
     using S = decltype(tag);
     const S* src = static_cast<const S*>(x.data());
-    S* dst = static_cast<S*>(c.out[0].data());
+    S* dst = static_cast<S*>(out.data());
     int64_t t = 0;
     for_each_index(index.sizes(), [&](const int64_t* pos) {
       Shape p(pos, pos + index.dim());
@@ -142,6 +178,26 @@ void scatter_impl(const KernelCtx& c) {
   check_index_range(index, x.dim() ? x.sizes()[d] : 1, c.name, d);
   run_copy(x, out);
   const int64_t* ip = index.data_ptr<int64_t>();
+  Dense3 g;
+  if (dense3(out, index, src, d, g)) {
+    // Each outer slice is written by one thread only, in index order: the sums do not depend on the thread count.
+    visit_all(x.dtype(), [&](auto tag) {
+      using S = decltype(tag);
+      const S* sp = static_cast<const S*>(src.data());
+      S* op = static_cast<S*>(out.data());
+      parallel_for(g.outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(g.m * g.inner, 1)), [&](int64_t lo, int64_t hi) {
+        for (int64_t o = lo; o < hi; ++o)
+          for (int64_t j = 0; j < g.m; ++j)
+            for (int64_t q = 0, t = (o * g.m + j) * g.inner; q < g.inner; ++q, ++t) {
+              S& dst = op[(o * g.n + ip[t]) * g.inner + q];
+              if constexpr (!Add) dst = sp[t];
+              else if constexpr (std::is_same_v<S, bool>) dst = dst || sp[t];
+              else dst = static_cast<S>(static_cast<compute_t<S>>(dst) + static_cast<compute_t<S>>(sp[t]));
+            }
+      });
+    });
+    return;
+  }
   visit_all(x.dtype(), [&](auto tag) {
     using S = decltype(tag);
     const S* sp = static_cast<const S*>(src.data());
