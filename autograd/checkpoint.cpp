@@ -70,6 +70,10 @@ class CheckpointNode final : public autograd::Node {
     DS_CHECK(!released_, "checkpoint",
              "trying to run backward through the graph a second time: the checkpoint's saved inputs were freed "
              "after the first backward; pass retain_graph=true to the first backward to keep them");
+    // The recomputation's backward writes into .grad of the leaves fn captured, which grad() must never touch.
+    DS_CHECK(!autograd::in_grad_call(), "checkpoint",
+             "ds::grad() cannot differentiate through a checkpoint (its recomputation accumulates into the .grad of "
+             "the parameters it captured); use backward()");
     const auto self = shared_from_this();
     // Fresh leaves over the same data: the recomputed graph ends at them, and their .grad is the input gradient.
     std::vector<Tensor> detached(saved_.size());

@@ -10,8 +10,9 @@
 //     directly by that inner backward, as torch's reentrant checkpoint does.
 // Gradients equal the plain run's bit for bit when fn is deterministic given the generator.
 //
-// Limits (as torch's reentrant variant): ds::grad() through a checkpoint still accumulates into captured leaves'
-// .grad; a create_graph backward does not record the recomputation's backward. Stateful code can ask
+// Limits (as torch's reentrant variant): ds::grad() through a checkpoint is an error (the recomputation would
+// accumulate into captured leaves' .grad); a create_graph backward does not record the recomputation's backward, so
+// no higher derivatives through a checkpoint. Stateful code can ask
 // is_checkpoint_recomputing() to avoid applying an update twice (nn::BatchNorm skips its running statistics).
 #include <functional>
 #include <type_traits>

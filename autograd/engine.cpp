@@ -40,6 +40,18 @@ struct Capture {
   size_t index;
 };
 
+// Whether the graph task running on this thread is a grad() (nodes that backpropagate by themselves, such as a
+// checkpoint, need to know); tasks nest when a node runs a backward of its own.
+thread_local bool tls_capture_mode = false;
+class CaptureModeScope {
+ public:
+  explicit CaptureModeScope(bool on) : prev_(tls_capture_mode) { tls_capture_mode = on; }
+  ~CaptureModeScope() { tls_capture_mode = prev_; }
+
+ private:
+  bool prev_;
+};
+
 class GraphTask {
  public:
   // create_graph needs nothing here: the caller's grad mode makes the vjps record themselves.
@@ -49,6 +61,7 @@ class GraphTask {
 
   // Runs the graph from the root edges with their gradients; returns the captured gradients (grad mode).
   std::vector<Tensor> run(const std::vector<Edge>& roots, const std::vector<Tensor>& grads, size_t num_captures) {
+    CaptureModeScope mode(capture_mode_);
     captured_.assign(num_captures, Tensor());
     discover(roots);
     for (size_t i = 0; i < roots.size(); ++i) {
@@ -226,6 +239,8 @@ void rebase(Tensor& self, const Tensor& result) {
   m.output_nr = r ? r->output_nr : 0;
   self.impl()->set_requires_grad(result.requires_grad());
 }
+
+bool in_grad_call() { return tls_capture_mode; }
 
 void tensor_backward(const Tensor& root, const Tensor& grad, bool retain_graph, bool create_graph) {
   ds::backward({root}, {grad}, retain_graph, create_graph);

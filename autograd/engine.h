@@ -20,4 +20,9 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false,
                          bool create_graph = false, bool allow_unused = false);
 
+namespace autograd {
+// True while the graph task running on this thread is a ds::grad() (not a backward()).
+bool in_grad_call();
+}  // namespace autograd
+
 }  // namespace ds

@@ -158,4 +158,8 @@ TEST_CASE("checkpoint: plain call without grad mode, and its errors", "[checkpoi
   Tensor out = checkpoint([](const Tensor& in) { return in * in; }, w).sum();
   w.add_(1);
   CHECK_THROWS_WITH(out.backward(), Catch::Matchers::Contains("modified by an in-place operation"));
+
+  Tensor v = tensor({1.0, 2.0}).requires_grad_();
+  CHECK_THROWS_WITH(ds::grad({checkpoint([](const Tensor& in) { return (in * in).sum(); }, v)}, {v}),
+                    Catch::Matchers::Contains("[checkpoint]") && Catch::Matchers::Contains("use backward()"));
 }
