@@ -46,6 +46,7 @@ TEST_CASE("MemoryProfiler names modules by path, covers backward, and reports th
     nn::MemoryProfiler prof(model);
     (*model)(x).sum().backward();
     report = prof.report();
+    INFO(report);  // shown when a check below fails
     CHECK(prof.module("Sequential").calls == 1);
     CHECK(prof.module("0 (Linear)").allocated_bytes == 2 * 32 * 200 * 4);
     CHECK(prof.module("1 (ReLU)").allocated_bytes >= 32 * 200 * 4);
@@ -66,10 +67,34 @@ TEST_CASE("MemoryProfiler names modules by path, covers backward, and reports th
                            Catch::Matchers::Contains("top modules by bytes") &&
                            Catch::Matchers::Contains("0 (Linear)") && Catch::Matchers::Contains("matmul"));
   }
-  WARN(report);
   // Off again: a second profiler may start, and the dispatcher's hooks are gone.
   CHECK_FALSE(dispatch_state().profiling);
   CHECK(dispatch_hooks().profile_begin == nullptr);
   nn::MemoryProfiler again;
   CHECK_THROWS_WITH(nn::MemoryProfiler(), Catch::Matchers::Contains("[MemoryProfiler]"));
+}
+
+TEST_CASE("MemoryProfiler sees a checkpoint's recomputation, and ModuleScope for other signatures",
+          "[profiler][checkpoint][nn]") {
+  manual_seed(0);
+  auto model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      nn::make<nn::Linear>(16, 16), nn::make<nn::ReLU>(), nn::make<nn::Linear>(16, 4)});
+  Tensor x = randn({8, 16});
+  nn::MemoryProfiler prof(model);
+  {
+    nn::GradientCheckpointGuard guard;
+    (*model)(x).sum().backward();
+  }
+  // Children 0 and 1 ran twice (forward without grad, recomputed in backward); the last child ran plainly once.
+  CHECK(prof.module("0 (Linear)").calls == 2);
+  CHECK(prof.module("1 (ReLU)").calls == 2);
+  CHECK(prof.module("2 (Linear)").calls == 1);
+
+  auto extra = nn::make<nn::Identity>();
+  {
+    nn::ModuleScope scope(*extra);
+    Tensor t = zeros({10});
+  }
+  CHECK(prof.module("Identity").calls == 1);
+  CHECK(prof.module("Identity").allocated_bytes == 40);
 }
