@@ -59,10 +59,10 @@ void Progress::step(int64_t step, double loss, double lr, int64_t position) {
                                        static_cast<double>(position_ - start_position_)
                                  : 0.0;
     const auto eta = static_cast<int64_t>(per_batch * static_cast<double>(batches_ - position_));
-    fmt::print("\repoch {}/{} [{}{}] {}/{} loss {:.4f} {:.0f} samples/s ETA {}:{:02d}  ", epoch_ + 1,
+    fmt::print("\repoch {}/{} [{}{}] {}/{} step {} loss {:.4f} {:.0f} samples/s ETA {}:{:02d}  ", epoch_ + 1,
                cfg_.training.epochs, std::string(static_cast<size_t>(filled), '='),
-               std::string(static_cast<size_t>(width - filled), ' '), position_, batches_, loss_avg_, rate(), eta / 60,
-               eta % 60);
+               std::string(static_cast<size_t>(width - filled), ' '), position_, batches_, step, loss_avg_, rate(),
+               eta / 60, eta % 60);
     std::fflush(stdout);
   } else if (log_now) {
     fmt::print("epoch {} step {} batch {}/{} loss {:.4f} lr {:.3g} {:.0f} samples/s\n", epoch_ + 1, step, position_,
