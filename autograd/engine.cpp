@@ -43,10 +43,17 @@ struct Capture {
 // Whether the graph task running on this thread is a grad() (nodes that backpropagate by themselves, such as a
 // checkpoint, need to know); tasks nest when a node runs a backward of its own.
 thread_local bool tls_capture_mode = false;
+thread_local int tls_task_depth = 0;  // graph tasks running on this thread (the memory profiler asks)
 class CaptureModeScope {
  public:
-  explicit CaptureModeScope(bool on) : prev_(tls_capture_mode) { tls_capture_mode = on; }
-  ~CaptureModeScope() { tls_capture_mode = prev_; }
+  explicit CaptureModeScope(bool on) : prev_(tls_capture_mode) {
+    tls_capture_mode = on;
+    ++tls_task_depth;
+  }
+  ~CaptureModeScope() {
+    tls_capture_mode = prev_;
+    --tls_task_depth;
+  }
 
  private:
   bool prev_;
@@ -241,6 +248,7 @@ void rebase(Tensor& self, const Tensor& result) {
 }
 
 bool in_grad_call() { return tls_capture_mode; }
+bool in_backward() { return tls_task_depth > 0; }
 
 void tensor_backward(const Tensor& root, const Tensor& grad, bool retain_graph, bool create_graph) {
   ds::backward({root}, {grad}, retain_graph, create_graph);

@@ -23,6 +23,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 namespace autograd {
 // True while the graph task running on this thread is a ds::grad() (not a backward()).
 bool in_grad_call();
+// True while a backward() or grad() runs on this thread.
+bool in_backward();
 }  // namespace autograd
 
 }  // namespace ds

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 
+#include <ds/autograd/engine.h>
 #include <ds/core/allocator.h>
 #include <ds/core/detail/check.h>
 #include <ds/ops/dispatch.h>
@@ -85,6 +86,7 @@ void MemoryProfiler::alloc(int64_t delta) {
     peak_ = live_;
     peak_op_ = op_stack_.empty() ? -1 : op_stack_.back().id;
     peak_module_ = module_stack_.empty() ? -1 : module_stack_.back().id;
+    peak_in_backward_ = autograd::in_backward();
   }
   if (!op_stack_.empty()) op_stack_.back().max_live = std::max(op_stack_.back().max_live, live_);
   if (!module_stack_.empty()) module_stack_.back().max_live = std::max(module_stack_.back().max_live, live_);
@@ -202,15 +204,20 @@ std::string MemoryProfiler::peak_module() const {
   return peak_module_ < 0 ? "(no module)" : modules_[static_cast<size_t>(peak_module_)].name;
 }
 
+bool MemoryProfiler::peak_in_backward() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peak_in_backward_;
+}
+
 std::string MemoryProfiler::report(size_t top) const {
   const auto ops = op_stats();
   const auto mods = module_stats();
   std::string s = fmt::format(
       "Memory profile (CPU allocator, bytes requested)\n"
-      "  peak live: {} ({} bytes), reached in op '{}' inside module '{}'\n"
+      "  peak live: {} ({} bytes), reached {} in op '{}' inside module '{}'\n"
       "  live at start: {}, live now: {}\n",
-      human_bytes(peak_bytes()), peak_bytes(), peak_op(), peak_module(), human_bytes(start_live_),
-      human_bytes(live_bytes()));
+      human_bytes(peak_bytes()), peak_bytes(), peak_in_backward() ? "during backward" : "during forward", peak_op(),
+      peak_module(), human_bytes(start_live_), human_bytes(live_bytes()));
   s += fmt::format("\n  {:<28} {:>8} {:>8} {:>14} {:>14}\n", "top ops by bytes", "calls", "allocs", "allocated",
                    "peak live");
   for (size_t i = 0; i < ops.size() && i < top; ++i)

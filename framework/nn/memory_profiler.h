@@ -63,9 +63,11 @@ class MemoryProfiler final : public ModuleCallObserver {
   int64_t start_live_bytes() const { return start_live_; }
   int64_t live_bytes() const;
   int64_t peak_bytes() const;
-  // Where the peak was reached: the innermost op ("(no op)" outside ops) and module ("(no module)").
+  // Where the peak was reached: the innermost op ("(no op)" outside ops) and module ("(no module)"), and whether
+  // a backward was running.
   std::string peak_op() const;
   std::string peak_module() const;
+  bool peak_in_backward() const;
 
   // A table: the overall peak and where it happened, then the top ops and modules by bytes allocated.
   std::string report(size_t top = 10) const;
@@ -100,6 +102,7 @@ class MemoryProfiler final : public ModuleCallObserver {
   std::vector<Frame> op_stack_, module_stack_;
   int64_t start_live_ = 0, live_ = 0, peak_ = 0;
   int64_t peak_op_ = -1, peak_module_ = -1;
+  bool peak_in_backward_ = false;
 };
 
 }  // namespace ds::nn
