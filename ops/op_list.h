@@ -30,6 +30,8 @@
   X(sort, Kernel)                                                                                 \
   /* vision: ops/defs/conv.cpp, ops/defs/pool.cpp */                                              \
   X(conv2d, Kernel) X(conv2d_input_grad, Kernel) X(conv2d_weight_grad, Kernel) X(max_pool2d, Kernel) \
+  /* fused optimizer updates: ops/defs/optim.cpp */                                               \
+  X(adam_step, Kernel)                                                                            \
   /* views: ops/defs/view.cpp */                                                                  \
   X(view, View) X(permute, View) X(slice, View) X(select, View) X(expand, View) X(squeeze, View)  \
   X(unsqueeze, View) X(as_strided, View)

@@ -6,6 +6,7 @@
 #include <ds/ops/indexing.h>
 #include <ds/ops/linalg.h>
 #include <ds/ops/nn_functional.h>
+#include <ds/ops/optimizer_ops.h>
 #include <ds/ops/reduce.h>
 #include <ds/ops/shape_ops.h>
 #include <ds/ops/state_dict.h>

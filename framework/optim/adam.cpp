@@ -6,6 +6,7 @@
 #include <ds/ops/dispatch.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
+#include <ds/ops/optimizer_ops.h>
 
 namespace ds::optim {
 namespace {
@@ -65,6 +66,16 @@ void Adam::update(const Options& o, Tensor& p, const Tensor& grad, ParamState& s
   }
   Tensor& m = state.buffer("exp_avg");
   Tensor& v = state.buffer("exp_avg_sq");
+  // The fused primitive where it applies (CPU, no amsgrad, contiguous state of one dtype): one pass instead of
+  // the 13 ops below (measured on ./ds bench train: the MLP's optimizer time fell from ~4.6 to ~1 ms). A strided
+  // gradient (a Linear weight's is a transposed product) is copied first, still far fewer passes than unfused.
+  if (!amsgrad && p.device().is_cpu() && grad.dtype() == p.dtype() && p.is_contiguous() && m.is_contiguous() &&
+      v.is_contiguous()) {
+    adam_step_(p, grad.is_contiguous() ? grad : grad.contiguous(), m, v,
+               {.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay,
+                .step = state.step, .decoupled = decoupled_, .maximize = maximize});
+    return;
+  }
 
   Tensor g = maximize ? neg(grad) : grad;
   if (weight_decay != 0) {

@@ -35,7 +35,14 @@ void matmul_rule(const OpCall& c, RuleResult& r) {
 TensorList matmul_vjp(const VjpCtx& c) {
   TensorList g(2);
   if (c.needs_grad(0)) g[0] = matmul(c.grad[0], c.in[1].mT());
-  if (c.needs_grad(1)) g[1] = matmul(c.in[0].mT(), c.grad[0]);
+  if (c.needs_grad(1)) {
+    // The gradient takes b's layout (as torch's mm_mat2_backward): for b = w.t() (a Linear layer), the product is
+    // computed as (grad^T a)^T, so that after the transpose's vjp w's gradient is contiguous and the optimizer
+    // reads it in one pass. The GEMM reads strided operands in place, so either form costs the same.
+    const Tensor& b = c.in[1];
+    const bool b_col_major = c.in[0].dim() == 2 && b.dim() == 2 && b.strides()[0] == 1 && b.strides()[1] != 1;
+    g[1] = b_col_major ? matmul(c.grad[0].mT(), c.in[0]).mT() : matmul(c.in[0].mT(), c.grad[0]);
+  }
   return g;
 }
 
