@@ -163,8 +163,19 @@ class GraphTask {
     const bool is_sink = dynamic_cast<AccumulateGrad*>(n) != nullptr;
     TensorList in_grads;
     if (any && (is_sink ? !capture_mode_ : runs_children)) {
-      in_grads = n->apply(std::move(grads));
-      if (is_anomaly_enabled()) check_finite(*n, in_grads);
+      // Inside a backward function anomaly mode checks the gradients it returns (naming the node) rather than each
+      // op of the vjp, so the forward half is paused here.
+      DispatchState& st = dispatch_state();
+      const bool forward_checks = st.check_finite;
+      st.check_finite = false;
+      try {
+        in_grads = n->apply(std::move(grads));
+        if (is_anomaly_enabled()) check_finite(*n, in_grads);
+      } catch (...) {
+        st.check_finite = forward_checks;
+        throw;
+      }
+      st.check_finite = forward_checks;
     }
     if (!retain_) n->release_saved();
     auto& next = n->next_edges();

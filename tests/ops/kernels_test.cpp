@@ -153,3 +153,12 @@ TEST_CASE("exp underflows exactly: exp(-inf) is 0 in every lane, small results a
     }
   }
 }
+
+TEST_CASE("float64 matmul with a broadcast (stride 0) operand reads it as broadcast", "[ops]") {
+  const Tensor h = randn({32, 5}, {.dtype = kF64});
+  const Tensor b = ones({1, 1}, {.dtype = kF64}).expand({32, 4});
+  const Tensor want = matmul(h.t(), b.contiguous());
+  CHECK(amax(abs(matmul(h.t(), b) - want)).item<double>() < 1e-12);
+  const Tensor row = randn({1, 5}, {.dtype = kF64}).expand({3, 5});
+  CHECK(amax(abs(matmul(row, h.t()) - matmul(row.contiguous(), h.t()))).item<double>() < 1e-12);
+}
