@@ -1,6 +1,8 @@
 // CPU kernels of the binary and ternary elementwise primitives. a, b: broadcast to out's shape, any strides, one
 // dtype (the rule casts them) -> out.
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 #include "kernels.h"
 #include "loops.h"
@@ -97,6 +99,33 @@ void where(const KernelCtx& c) {
     const StridedIter<4> it({&c.out[0], &c.in[0], &c.in[1], &c.in[2]});
     parallel_for(it.numel, kGrain, [&](int64_t begin, int64_t end) {
       it.for_each_run(begin, end, [&](const std::array<char*, 4>& p, const std::array<int64_t, 4>& st, int64_t n) {
+        // Contiguous runs with contiguous or 0-d branches (relu's vjp: where(y > 0, g, 0)) select with bit masks,
+        // which vectorises; a `?:` or a pointer chosen per element is a branch that random masks mispredict.
+        constexpr int64_t e = sizeof(S);
+        if (st[0] == e && st[1] == 1 && (st[2] == e || st[2] == 0) && (st[3] == e || st[3] == 0)) {
+          using U = std::conditional_t<e == 1, uint8_t, std::conditional_t<e == 2, uint16_t, std::conditional_t<e == 4, uint32_t, uint64_t>>>;
+          static_assert(sizeof(U) == sizeof(S));
+          U* o = reinterpret_cast<U*>(p[0]);
+          const uint8_t* m = reinterpret_cast<const uint8_t*>(p[1]);  // bools are 0 or 1
+          const U* a = reinterpret_cast<const U*>(p[2]);
+          const U* b = reinterpret_cast<const U*>(p[3]);
+          auto pick = [](uint8_t c, U x, U y) {
+            const U mask = static_cast<U>(-static_cast<U>(c));
+            return static_cast<U>((x & mask) | (y & static_cast<U>(~mask)));
+          };
+          if (st[2] == e && st[3] == 0) {
+            const U y = *b;
+            for (int64_t i = 0; i < n; ++i) o[i] = pick(m[i], a[i], y);
+          } else if (st[2] == e) {
+            for (int64_t i = 0; i < n; ++i) o[i] = pick(m[i], a[i], b[i]);
+          } else if (st[3] == e) {
+            const U x = *a;
+            for (int64_t i = 0; i < n; ++i) o[i] = pick(m[i], x, b[i]);
+          } else {
+            for (int64_t i = 0; i < n; ++i) o[i] = pick(m[i], *a, *b);
+          }
+          return;
+        }
         for (int64_t i = 0; i < n; ++i) {
           const bool cond = *reinterpret_cast<const bool*>(p[1] + i * st[1]);
           const int k = cond ? 2 : 3;
