@@ -7,6 +7,9 @@
 // run interleaved round by round and medians are reported, because these VMs drift. Each step is also split into
 // forward (model + loss), backward, and optimizer (step + zero_grad), to show where the time goes.
 // The last line is a JSON object: <model>_speedup (torch ms / ds ms) and <model>_ds_ms.
+//
+//   ds_bench_train [--rounds R] [--quick] [--only mlp|lenet|resnet18] [--steps S] [--no-torch] [--profile]
+// --profile adds ds's time per primitive (through the dispatcher's profiler hooks), the map for optimising.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -130,7 +133,9 @@ int main(int argc, char** argv) {
   const int threads = get_num_threads();
   std::printf("ds bench train: %d rounds, interleaved (ds%s), medians; %d threads; AdamW lr 1e-3\n", rounds,
               torch ? ", torch" : "", threads);
-  if (!torch) std::printf("(torch: not installed (not importable); pip install torch to add the comparison)\n");
+  if (!torch)
+    std::printf("%s\n", no_torch ? "(--no-torch: ds only)"
+                                  : "(torch: not installed (not importable); pip install torch to add the comparison)");
 
   manual_seed(0);
   std::vector<Case> cases;
