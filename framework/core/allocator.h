@@ -14,7 +14,11 @@ struct MemoryStats {
   int64_t reserved_bytes = 0;  // bytes held from the OS: blocks in use plus cached free blocks
   int64_t cached_bytes = 0;    // free blocks kept for reuse
   int64_t num_allocs = 0;      // allocations served
-  int64_t num_os_allocs = 0;   // of which needed fresh memory from the OS
+  int64_t num_os_allocs = 0;   // of which needed fresh memory from the OS (device allocators: segments reserved)
+  // Kept by the caching device allocator only (0 for the CPU pool, whose hot path stays free of extra counters):
+  int64_t peak_reserved_bytes = 0;  // highest reserved_bytes since the last reset_peak()
+  int64_t num_frees = 0;            // deallocations served
+  int64_t num_segments = 0;         // segments held from the device now
 };
 
 class Allocator {
