@@ -9,5 +9,7 @@ bool cuda_built();
 // Number of GPUs the CUDA backend sees (0 when not built, or no driver or device).
 int cuda_device_count();
 inline bool cuda_is_available() { return cuda_device_count() > 0; }
+// Waits until all work queued on GPU `device` has finished; throws ds::Error where there is no such GPU.
+void cuda_synchronize(int device = 0);
 
 }  // namespace ds

@@ -8,7 +8,7 @@
 namespace ds {
 
 namespace {
-DeviceToHostCopy g_d2h[kNumDeviceTypes] = {};
+DeviceCopy g_copy[kNumDeviceTypes] = {};
 
 template <typename T>
 double to_double(const void* p) {
@@ -92,16 +92,18 @@ TensorBase empty_base(IntArrayRef shape, DType dtype, Device device) {
                                                    std::move(strides), n));
 }
 
-void register_device_to_host_copy(DeviceType type, DeviceToHostCopy fn) { g_d2h[static_cast<int>(type)] = fn; }
+void register_device_copy(DeviceType type, DeviceCopy fn) { g_copy[static_cast<int>(type)] = fn; }
 
-void copy_bytes_to_host(void* dst, const void* src, size_t nbytes, Device from) {
-  if (from.is_cpu()) {
-    std::memcpy(dst, src, nbytes);
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) {
+  if (dst_device.is_cpu() && src_device.is_cpu()) {
+    if (nbytes) std::memcpy(dst, src, nbytes);
     return;
   }
-  DeviceToHostCopy fn = g_d2h[static_cast<int>(from.type)];
-  if (!fn) throw_error("to_host", "no backend is built for device " + from.str());
-  fn(dst, src, nbytes, from);
+  const Device other = dst_device.is_cpu() ? src_device : dst_device;
+  DeviceCopy fn = g_copy[static_cast<int>(other.type)];
+  DS_CHECK(fn, "copy", "cannot copy from {} to {}: ds was built without the {} backend", src_device.str(),
+           dst_device.str(), other.str());
+  fn(dst, dst_device, src, src_device, nbytes);
 }
 
 }  // namespace ds

@@ -81,11 +81,16 @@ double read_element(const TensorBase& t, int64_t linear_index);
 // Makes a fresh contiguous tensor on a device (uninitialised memory from the device's pooled allocator).
 TensorBase empty_base(IntArrayRef shape, DType dtype, Device device);
 
-// Hook for moving a tensor's bytes to the CPU, installed by device backends (the CUDA backend) so that item() and
-// printing work everywhere.
-using DeviceToHostCopy = void (*)(void* dst, const void* src, size_t nbytes, Device from);
-void register_device_to_host_copy(DeviceType type, DeviceToHostCopy fn);
-void copy_bytes_to_host(void* dst, const void* src, size_t nbytes, Device from);
+// Hook for copying bytes to, from or within a device, installed by device backends (the CUDA backend) so that
+// item(), printing and to(device) work everywhere. The hook of the non-CPU side is used; it returns once the bytes
+// are in place (host memory may be reused at once), so copies into host memory are synchronous.
+using DeviceCopy = void (*)(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes);
+void register_device_copy(DeviceType type, DeviceCopy fn);
+// Copies nbytes between any two devices; throws when a device's backend is not built.
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes);
+inline void copy_bytes_to_host(void* dst, const void* src, size_t nbytes, Device from) {
+  copy_bytes(dst, Device(), src, from, nbytes);
+}
 
 template <typename T> T TensorBase::item() const {
   if constexpr (std::is_same_v<T, bool>) return item_double() != 0.0;

@@ -2,18 +2,13 @@
 // the first issue on (and on a GPU machine, a kernel really runs). Every call is checked and names what failed.
 #include <cuda_runtime.h>
 
-#include <stdexcept>
 #include <string>
 
+#include "check.h"
 #include "device.h"
 
 namespace ds::cuda {
 namespace {
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("[cuda] ") + what + " failed: " + cudaGetErrorString(err));
-}
 
 __global__ void fill_kernel(float* out, int64_t n, float value) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -33,21 +28,21 @@ int device_count() {
 
 std::string device_name(int i) {
   cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, i), "cudaGetDeviceProperties");
+  DS_CUDA_CHECK(cudaGetDeviceProperties(&prop, i));
   return prop.name;
 }
 
 void fill_on_device(float* host, int64_t n, float value) {
   float* dev = nullptr;
-  check(cudaMalloc(&dev, static_cast<size_t>(n) * sizeof(float)), "cudaMalloc");
+  DS_CUDA_CHECK(cudaMalloc(&dev, static_cast<size_t>(n) * sizeof(float)));
   const int threads = 256;
   const auto blocks = static_cast<unsigned>((n + threads - 1) / threads);
   fill_kernel<<<blocks, threads>>>(dev, n, value);
   cudaError_t launch = cudaGetLastError();
   cudaError_t copy = cudaMemcpy(host, dev, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost);
   cudaFree(dev);
-  check(launch, "fill_kernel launch");
-  check(copy, "cudaMemcpy device to host");
+  check(launch, "fill_kernel<<<...>>> launch");
+  check(copy, "cudaMemcpy(host, dev, n * sizeof(float), cudaMemcpyDeviceToHost)");
 }
 
 }  // namespace ds::cuda

@@ -1,3 +1,4 @@
+#include <ds/core/detail/check.h>
 #include <ds/ops/device_info.h>
 
 #if DS_HAVE_CUDA
@@ -13,6 +14,15 @@ int cuda_device_count() {
   return cuda::device_count();
 #else
   return 0;
+#endif
+}
+
+void cuda_synchronize(int device) {
+  const int n = cuda_device_count();
+  DS_CHECK(device >= 0 && device < n, "cuda_synchronize", "cuda:{} does not exist: {}", device,
+           cuda_built() ? fmt::format("this machine has {} CUDA device(s)", n) : "ds was built without CUDA");
+#if DS_HAVE_CUDA
+  cuda::synchronize(device);
 #endif
 }
 
