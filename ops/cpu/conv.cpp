@@ -118,95 +118,99 @@ void shuffle_chunk(T* y, const Geo& g, int64_t n0, int64_t nb, int64_t gi, T* tm
   });
 }
 
+Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : contiguous_copy(t); }
+
+// The scratch of a pass over the batch in chunks of samples: the columns (K, nb*L) and one group's outputs
+// (Og, nb*L), both pooled tensors.
 template <typename T>
-T* scratch(Tensor& holder, int64_t n, DType dt) {
-  holder = Tensor(empty_base({std::max<int64_t>(n, 1)}, dt, kCPU));
-  return static_cast<T*>(holder.data());
-}
+struct Workspace {
+  Workspace(const Geo& g, DType dt) : geo(g), nb_max(chunk_samples(g)) {
+    cols_holder = Tensor(empty_base({std::max<int64_t>(g.K() * nb_max * g.L(), 1)}, dt, kCPU));
+    cols = static_cast<T*>(cols_holder.data());
+    if (nb_max > 1) {
+      tmp_holder = Tensor(empty_base({g.Og() * nb_max * g.L()}, dt, kCPU));
+      tmp = static_cast<T*>(tmp_holder.data());
+    }
+  }
+  // f(n0, nb, gi) for every chunk [n0, n0 + nb) of samples and every group gi.
+  template <typename F>
+  void each_chunk(F&& f) const {
+    for (int64_t n0 = 0; n0 < geo.N; n0 += nb_max)
+      for (int64_t gi = 0; gi < geo.groups; ++gi) f(n0, std::min(nb_max, geo.N - n0), gi);
+  }
+  // The (Og, nb*L) block of y (N, O, L) for group gi: y itself for one sample, gathered into tmp otherwise.
+  const T* gather_outputs(T* y, int64_t n0, int64_t nb, int64_t gi) {
+    if (nb == 1) return y + (n0 * geo.O + gi * geo.Og()) * geo.L();
+    shuffle_chunk(y, geo, n0, nb, gi, tmp, true);
+    return tmp;
+  }
+
+  const Geo& geo;
+  int64_t nb_max;
+  Tensor cols_holder, tmp_holder;
+  T* cols = nullptr;
+  T* tmp = nullptr;
+};
 
 template <typename T>
 void forward(const Tensor& x_, const Tensor& w_, const Tensor& y, const Geo& g) {
-  const Tensor x = x_.is_contiguous() ? x_ : contiguous_copy(x_), w = w_.is_contiguous() ? w_ : contiguous_copy(w_);
+  const Tensor x = dense(x_), w = dense(w_);
   const T* px = static_cast<const T*>(x.data());
   const T* pw = static_cast<const T*>(w.data());
   T* py = static_cast<T*>(y.data());
-  const int64_t K = g.K(), L = g.L(), Og = g.Og(), nb_max = chunk_samples(g);
-  Tensor hc, ht;
-  T* cols = scratch<T>(hc, K * nb_max * L, x.dtype());
-  T* tmp = nb_max > 1 ? scratch<T>(ht, Og * nb_max * L, x.dtype()) : nullptr;
-  for (int64_t n0 = 0; n0 < g.N; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, g.N - n0);
-    for (int64_t gi = 0; gi < g.groups; ++gi) {
-      gather_cols(px, g, n0, nb, gi, cols);
-      const MatRef<const T> a{pw + gi * Og * K, K, 1}, b{cols, nb * L, 1};
-      if (nb == 1) {
-        gemm(Og, L, K, a, b, MatRef<T>{py + (n0 * g.O + gi * Og) * L, L, 1}, false, omp_get_max_threads());
-      } else {
-        gemm(Og, nb * L, K, a, b, MatRef<T>{tmp, nb * L, 1}, false, omp_get_max_threads());
-        shuffle_chunk(py, g, n0, nb, gi, tmp, false);
-      }
+  const int64_t K = g.K(), L = g.L(), Og = g.Og();
+  Workspace<T> ws(g, x.dtype());
+  ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {
+    gather_cols(px, g, n0, nb, gi, ws.cols);
+    const MatRef<const T> a{pw + gi * Og * K, K, 1}, b{ws.cols, nb * L, 1};
+    if (nb == 1) {
+      gemm(Og, L, K, a, b, MatRef<T>{py + (n0 * g.O + gi * Og) * L, L, 1}, false, omp_get_max_threads());
+    } else {
+      gemm(Og, nb * L, K, a, b, MatRef<T>{ws.tmp, nb * L, 1}, false, omp_get_max_threads());
+      shuffle_chunk(py, g, n0, nb, gi, ws.tmp, false);
     }
-  }
+  });
 }
 
 template <typename T>
 void input_grad(const Tensor& gy_, const Tensor& w_, const Tensor& dx, const Geo& g) {
-  const Tensor gy = gy_.is_contiguous() ? gy_ : contiguous_copy(gy_), w = w_.is_contiguous() ? w_ : contiguous_copy(w_);
+  const Tensor gy = dense(gy_), w = dense(w_);
   T* pgy = static_cast<T*>(const_cast<void*>(gy.data()));
   const T* pw = static_cast<const T*>(w.data());
   T* pdx = static_cast<T*>(dx.data());
   std::memset(pdx, 0, sizeof(T) * dx.numel());
-  const int64_t K = g.K(), L = g.L(), Og = g.Og(), Cg = g.Cg(), nb_max = chunk_samples(g);
-  Tensor hc, ht;
-  T* cols = scratch<T>(hc, K * nb_max * L, gy.dtype());
-  T* tmp = nb_max > 1 ? scratch<T>(ht, Og * nb_max * L, gy.dtype()) : nullptr;
-  for (int64_t n0 = 0; n0 < g.N; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, g.N - n0);
-    for (int64_t gi = 0; gi < g.groups; ++gi) {
-      const T* b = pgy + (n0 * g.O + gi * Og) * L;
-      if (nb > 1) {
-        shuffle_chunk(pgy, g, n0, nb, gi, tmp, true);
-        b = tmp;
-      }
-      // cols (K, nb*L) = w_g^T (K, Og) @ gy chunk (Og, nb*L)
-      gemm(K, nb * L, Og, MatRef<const T>{pw + gi * Og * K, 1, K}, MatRef<const T>{b, nb * L, 1},
-           MatRef<T>{cols, nb * L, 1}, false, omp_get_max_threads());
-      parallel_for(nb * Cg, std::max<int64_t>(1, kGrain / std::max<int64_t>(g.kh * g.kw * L, 1)),
-                   [&](int64_t lo, int64_t hi) {
-                     for (int64_t t = lo; t < hi;) {
-                       const int64_t s = t / Cg, c0 = t % Cg, c1 = std::min(Cg, c0 + (hi - t));
-                       col2im(cols, g, nb * L, s * L, pdx + ((n0 + s) * g.C + gi * Cg) * g.H * g.W, c0, c1);
-                       t += c1 - c0;
-                     }
-                   });
-    }
-  }
+  const int64_t K = g.K(), L = g.L(), Og = g.Og(), Cg = g.Cg();
+  Workspace<T> ws(g, gy.dtype());
+  ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {
+    // cols (K, nb*L) = w_g^T (K, Og) @ gy chunk (Og, nb*L)
+    gemm(K, nb * L, Og, MatRef<const T>{pw + gi * Og * K, 1, K},
+         MatRef<const T>{ws.gather_outputs(pgy, n0, nb, gi), nb * L, 1}, MatRef<T>{ws.cols, nb * L, 1}, false,
+         omp_get_max_threads());
+    parallel_for(nb * Cg, std::max<int64_t>(1, kGrain / std::max<int64_t>(g.kh * g.kw * L, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   for (int64_t t = lo; t < hi;) {
+                     const int64_t s = t / Cg, c0 = t % Cg, c1 = std::min(Cg, c0 + (hi - t));
+                     col2im(ws.cols, g, nb * L, s * L, pdx + ((n0 + s) * g.C + gi * Cg) * g.H * g.W, c0, c1);
+                     t += c1 - c0;
+                   }
+                 });
+  });
 }
 
 template <typename T>
 void weight_grad(const Tensor& x_, const Tensor& gy_, const Tensor& dw, const Geo& g) {
-  const Tensor x = x_.is_contiguous() ? x_ : contiguous_copy(x_), gy = gy_.is_contiguous() ? gy_ : contiguous_copy(gy_);
+  const Tensor x = dense(x_), gy = dense(gy_);
   const T* px = static_cast<const T*>(x.data());
   T* pgy = static_cast<T*>(const_cast<void*>(gy.data()));
   T* pdw = static_cast<T*>(dw.data());
-  const int64_t K = g.K(), L = g.L(), Og = g.Og(), nb_max = chunk_samples(g);
-  Tensor hc, ht;
-  T* cols = scratch<T>(hc, K * nb_max * L, x.dtype());
-  T* tmp = nb_max > 1 ? scratch<T>(ht, Og * nb_max * L, x.dtype()) : nullptr;
-  for (int64_t n0 = 0; n0 < g.N; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, g.N - n0);
-    for (int64_t gi = 0; gi < g.groups; ++gi) {
-      gather_cols(px, g, n0, nb, gi, cols);
-      const T* a = pgy + (n0 * g.O + gi * Og) * L;
-      if (nb > 1) {
-        shuffle_chunk(pgy, g, n0, nb, gi, tmp, true);
-        a = tmp;
-      }
-      // dw_g (Og, K) += gy chunk (Og, nb*L) @ cols^T (nb*L, K)
-      gemm(Og, K, nb * L, MatRef<const T>{a, nb * L, 1}, MatRef<const T>{cols, 1, nb * L},
-           MatRef<T>{pdw + gi * Og * K, K, 1}, n0 > 0, omp_get_max_threads());
-    }
-  }
+  const int64_t K = g.K(), L = g.L(), Og = g.Og();
+  Workspace<T> ws(g, x.dtype());
+  ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {
+    gather_cols(px, g, n0, nb, gi, ws.cols);
+    // dw_g (Og, K) += gy chunk (Og, nb*L) @ cols^T (nb*L, K)
+    gemm(Og, K, nb * L, MatRef<const T>{ws.gather_outputs(pgy, n0, nb, gi), nb * L, 1},
+         MatRef<const T>{ws.cols, 1, nb * L}, MatRef<T>{pdw + gi * Og * K, K, 1}, n0 > 0, omp_get_max_threads());
+  });
 }
 
 // Runs f<T> for f32 and f64; 16-bit floats are widened to f32 and the result narrowed (the GEMM is f32 only).
