@@ -1,6 +1,7 @@
 #pragma once
-// Autograd: backward, grad, grad mode guards, anomaly mode, gradcheck and activation checkpointing.
+// Autograd: backward, grad, grad mode guards, anomaly mode, gradcheck, activation checkpointing and autocast.
 #include <ds/autograd/anomaly.h>
+#include <ds/autograd/autocast.h>
 #include <ds/autograd/checkpoint.h>
 #include <ds/autograd/engine.h>
 #include <ds/autograd/gradcheck.h>

@@ -90,7 +90,7 @@ TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const 
   const DispatchState& st = dispatch_state();
   DispatchHooks& hooks = dispatch_hooks();
   if (st.tracing && hooks.trace) return hooks.trace(def, op, in, attrs);
-  if (st.autocast && hooks.autocast) {
+  if (st.autocast && hooks.autocast && !out) {  // in-place ops keep their target's dtype
     if (!need_cast) casted = TensorList(in);
     if (hooks.autocast(def, op, casted)) {
       in = casted;
