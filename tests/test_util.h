@@ -20,3 +20,14 @@ inline bool equal_bits(const ds::Tensor& a, const ds::Tensor& b) {
   const ds::Tensor x = a.contiguous(), y = b.contiguous();
   return std::memcmp(x.data(), y.data(), x.nbytes()) == 0;
 }
+
+// Two lists of tensors (e.g. gradients) of the same length, every pair defined and bitwise equal.
+inline void check_all_equal_bits(const std::vector<ds::Tensor>& a, const std::vector<ds::Tensor>& b) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("tensor " << i);
+    REQUIRE(a[i].defined());
+    REQUIRE(b[i].defined());
+    CHECK(equal_bits(a[i], b[i]));
+  }
+}

@@ -39,16 +39,6 @@ struct Mlp {
   }
 };
 
-void check_same(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("gradient " << i);
-    REQUIRE(a[i].defined());
-    REQUIRE(b[i].defined());
-    CHECK(equal_bits(a[i], b[i]));
-  }
-}
-
 }  // namespace
 
 TEST_CASE("checkpoint: captured parameters and the input get the plain run's gradients", "[checkpoint][autograd]") {
@@ -66,7 +56,7 @@ TEST_CASE("checkpoint: captured parameters and the input get the plain run's gra
     // The plain run above used mlp(x) twice; a checkpoint recomputes once per use, so do the same here.
     Tensor y2 = checkpoint([&](const Tensor& in) { return mlp(in); }, x);
     (y * y2).sum().backward();
-    check_same(mlp.take_grads(), plain);
+    check_all_equal_bits(mlp.take_grads(), plain);
     CHECK(equal_bits(x.grad(), gx));
   }
 }
@@ -97,7 +87,7 @@ TEST_CASE("checkpoint: parameters get gradients even when no input requires grad
   Tensor y = checkpoint([&](const Tensor& in) { return mlp(in); }, x);
   REQUIRE(y.requires_grad());
   (y * y).sum().backward();
-  check_same(mlp.take_grads(), plain);
+  check_all_equal_bits(mlp.take_grads(), plain);
 }
 
 TEST_CASE("checkpoint: dropout draws the same masks when recomputed", "[checkpoint][autograd]") {
@@ -114,7 +104,7 @@ TEST_CASE("checkpoint: dropout draws the same masks when recomputed", "[checkpoi
   manual_seed(11);
   Tensor y = checkpoint([&](const Tensor& in) { return mlp(in, 0.5); }, x);
   (y * y).sum().backward();
-  check_same(mlp.take_grads(), plain);
+  check_all_equal_bits(mlp.take_grads(), plain);
   CHECK(equal_bits(x.grad(), gx));
   // Backward put the generator back where the forward left it.
   CHECK(default_generator().state().offset == after_plain.offset);

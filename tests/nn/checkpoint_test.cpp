@@ -56,16 +56,6 @@ std::vector<Tensor> step(nn::Module& model, const Tensor& x0, int64_t segments, 
   return g;
 }
 
-void check_same(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("gradient " << i);
-    REQUIRE(a[i].defined());
-    REQUIRE(b[i].defined());
-    CHECK(equal_bits(a[i], b[i]));
-  }
-}
-
 }  // namespace
 
 TEST_CASE("GradientCheckpointGuard: an MLP with dropout gets the plain run's gradients", "[checkpoint][nn]") {
@@ -76,11 +66,11 @@ TEST_CASE("GradientCheckpointGuard: an MLP with dropout gets the plain run's gra
   const auto plain = step(*model, x, 0, false);
   for (int64_t segments : {0, 1, 3, 100}) {
     INFO("segments " << segments);
-    check_same(step(*model, x, segments, true), plain);
+    check_all_equal_bits(step(*model, x, segments, true), plain);
   }
   auto blocks = mlp(6, 16, 0.2, true);  // checkpointed per block; nested Sequentials run plainly inside
   blocks->to(kF64);
-  check_same(step(*blocks, x, 0, true), step(*blocks, x, 0, false));
+  check_all_equal_bits(step(*blocks, x, 0, true), step(*blocks, x, 0, false));
 }
 
 TEST_CASE("GradientCheckpointGuard: a conv net with batch norm and dropout; running stats updated once",
@@ -92,7 +82,7 @@ TEST_CASE("GradientCheckpointGuard: a conv net with batch norm and dropout; runn
   plain->to(kF64);
   ckpt->to(kF64);
   Tensor x = randn({4, 3, 8, 8}, {.dtype = kF64});
-  for (int it = 0; it < 2; ++it) check_same(step(*ckpt, x, 0, true), step(*plain, x, 0, false));
+  for (int it = 0; it < 2; ++it) check_all_equal_bits(step(*ckpt, x, 0, true), step(*plain, x, 0, false));
   // Two forward calls per step, two steps: 4 updates in both, not more in the checkpointed one.
   const auto bp = plain->named_buffers(), bc = ckpt->named_buffers();
   REQUIRE(bp.size() == bc.size());
@@ -105,7 +95,7 @@ TEST_CASE("GradientCheckpointGuard: a conv net with batch norm and dropout; runn
 
   ckpt->eval();
   plain->eval();
-  check_same(step(*ckpt, x, 2, true), step(*plain, x, 2, false));
+  check_all_equal_bits(step(*ckpt, x, 2, true), step(*plain, x, 2, false));
 }
 
 TEST_CASE("GradientCheckpointGuard: lower peak memory for a deep MLP", "[checkpoint][nn]") {

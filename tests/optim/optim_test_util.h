@@ -66,4 +66,21 @@ inline std::vector<double> test_grad(const std::vector<double>& p, int step) {
   return g;
 }
 
+// Steps `opt`, which holds parameter a in one group and b in another, alongside the two textbook references for
+// `steps` steps with test_grad's gradients, comparing both parameters after every step.
+template <typename Ref>
+void step_two_groups(ds::optim::Optimizer& opt, ds::Tensor& a, std::vector<double>& ra, Ref& ref_a, ds::Tensor& b,
+                     std::vector<double>& rb, Ref& ref_b, int steps = 3) {
+  for (int s = 0; s < steps; ++s) {
+    const auto ga = test_grad(ra, s), gb = test_grad(rb, s);
+    set_grad(a, ga);
+    set_grad(b, gb);
+    opt.step();
+    ref_a.step(ra, ga);
+    ref_b.step(rb, gb);
+    check_close(a, ra);
+    check_close(b, rb);
+  }
+}
+
 }  // namespace optim_test
