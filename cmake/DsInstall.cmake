@@ -18,7 +18,7 @@ foreach(pair IN LISTS DS_INCLUDE_MAP)
   install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ds/${alias})
 endforeach()
 # Public subfolders (internal ones, detail/ cpu/ cuda/, stay out).
-foreach(sub IN ITEMS models/vision)
+foreach(sub IN ITEMS models/vision models/nlp)
   file(GLOB headers ${CMAKE_CURRENT_SOURCE_DIR}/${sub}/*.h)
   string(REPLACE "models/" "" rel ${sub})
   install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ds/models/${rel})

@@ -10,6 +10,26 @@
 
 namespace ds {
 
+// ---- attention
+struct AttentionOptions {
+  Tensor attn_mask;             // broadcasts to (..., L, S): bool (true = may attend, as in torch) or float (added
+                                // to the scores); no gradient flows into it
+  double dropout_p = 0.0;       // on the attention weights, applied whenever > 0 (pass 0 in eval mode, as in torch)
+  bool is_causal = false;       // query i attends to keys j <= i (top-left aligned); excludes attn_mask
+  std::optional<double> scale;  // default 1 / sqrt(E)
+  Generator* generator = nullptr;
+};
+// softmax(q k^T * scale + mask) v, with dropout on the weights. q: (B, H, L, E) or (N, L, E), k: (..., S, E),
+// v: (..., S, Ev) -> (..., L, Ev). Never forms the (L, S) score matrix: memory is a block per thread, and the
+// backward recomputes the weights from the saved logsumexp (FlashAttention-2's scheme). A query row with no key to
+// attend to gives zeros.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o = {});
+namespace detail {
+// The same without dropout as plain ds ops (softmax of the full score matrix): the tests' reference, and twice
+// differentiable.
+Tensor scaled_dot_product_attention_math(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o = {});
+}  // namespace detail
+
 // ---- convolution. Spatial options take one value for both dims or (h, w).
 struct ConvOptions {
   Shape stride{1};

@@ -30,6 +30,8 @@
   X(sort, Kernel)                                                                                 \
   /* vision: ops/defs/conv.cpp, ops/defs/pool.cpp */                                              \
   X(conv2d, Kernel) X(conv2d_input_grad, Kernel) X(conv2d_weight_grad, Kernel) X(max_pool2d, Kernel) \
+  /* attention: ops/defs/attention.cpp */                                                         \
+  X(scaled_dot_product_attention, Kernel) X(scaled_dot_product_attention_backward, Kernel)        \
   /* fused optimizer updates: ops/defs/optim.cpp */                                               \
   X(adam_step, Kernel)                                                                            \
   /* views: ops/defs/view.cpp */                                                                  \
