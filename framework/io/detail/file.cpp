@@ -17,8 +17,8 @@ namespace {
 
 std::string reason(int err) { return std::error_code(err, std::generic_category()).message(); }
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw_error("checkpoint", path + ": " + what);
+[[noreturn]] void fail(std::string_view tag, const std::string& path, const std::string& what) {
+  throw_error(tag, path + ": " + what);
 }
 
 constexpr size_t kBufferSize = size_t{1} << 20;
@@ -27,18 +27,18 @@ constexpr size_t kBufferSize = size_t{1} << 20;
 
 // ---- InputFile
 
-InputFile::InputFile(std::string path) : path_(std::move(path)) {
+InputFile::InputFile(std::string path, std::string_view tag) : path_(std::move(path)), tag_(tag) {
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) fail(path_, "cannot open: " + reason(errno));
+  if (fd_ < 0) fail(tag_, path_, "cannot open: " + reason(errno));
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     const int err = errno;
     ::close(fd_);
-    fail(path_, "cannot stat: " + reason(err));
+    fail(tag_, path_, "cannot stat: " + reason(err));
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd_);
-    fail(path_, "not a regular file");
+    fail(tag_, path_, "not a regular file");
   }
   size_ = static_cast<uint64_t>(st.st_size);
 }
@@ -54,9 +54,9 @@ void InputFile::read_at(void* dst, uint64_t n, uint64_t offset, std::string_view
     const ssize_t got = ::pread(fd_, p, chunk, static_cast<off_t>(offset));
     if (got < 0) {
       if (errno == EINTR) continue;
-      fail(path_, fmt::format("cannot read {}: {}", what, reason(errno)));
+      fail(tag_, path_, fmt::format("cannot read {}: {}", what, reason(errno)));
     }
-    if (got == 0) fail(path_, fmt::format("the file ended while reading {} (at byte {}): it changed while being read", what, offset));
+    if (got == 0) fail(tag_, path_, fmt::format("the file ended while reading {} (at byte {}): it changed while being read", what, offset));
     p += got;
     n -= static_cast<uint64_t>(got);
     offset += static_cast<uint64_t>(got);
@@ -67,16 +67,16 @@ void InputFile::read_at(void* dst, uint64_t n, uint64_t offset, std::string_view
 
 std::string temp_prefix(std::string_view filename) { return "." + std::string(filename) + ".tmp."; }
 
-AtomicWriter::AtomicWriter(std::string path) : path_(std::move(path)) {
+AtomicWriter::AtomicWriter(std::string path, std::string_view tag) : path_(std::move(path)), tag_(tag) {
   static std::atomic<uint64_t> counter{0};
   const std::filesystem::path p(path_);
-  DS_CHECK(p.has_filename(), "checkpoint", "{}: not a file name", path_);
+  DS_CHECK(p.has_filename(), tag_, "{}: not a file name", path_);
   dir_ = p.has_parent_path() ? p.parent_path().string() : ".";
   temp_ = (std::filesystem::path(dir_) /
            (temp_prefix(p.filename().string()) + fmt::format("{}.{}", ::getpid(), counter++)))
               .string();
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) fail(path_, fmt::format("cannot create the temporary file '{}': {}", temp_, reason(errno)));
+  if (fd_ < 0) fail(tag_, path_, fmt::format("cannot create the temporary file '{}': {}", temp_, reason(errno)));
   buf_.resize(kBufferSize);
 }
 
@@ -98,7 +98,7 @@ void AtomicWriter::write_raw(const void* data, size_t n) {
     const ssize_t put = ::write(fd_, p, chunk);
     if (put < 0) {
       if (errno == EINTR) continue;
-      fail(path_, fmt::format("cannot write '{}': {}", temp_, reason(errno)));
+      fail(tag_, path_, fmt::format("cannot write '{}': {}", temp_, reason(errno)));
     }
     p += put;
     n -= static_cast<size_t>(put);
@@ -123,25 +123,25 @@ void AtomicWriter::write_zeros(size_t n) {
 }
 
 void AtomicWriter::commit() {
-  DS_CHECK(!committed_ && fd_ >= 0, "checkpoint", "{}: committed twice", path_);
+  DS_CHECK(!committed_ && fd_ >= 0, tag_, "{}: committed twice", path_);
   flush();
-  if (::fsync(fd_) != 0) fail(path_, fmt::format("cannot fsync '{}': {}", temp_, reason(errno)));
+  if (::fsync(fd_) != 0) fail(tag_, path_, fmt::format("cannot fsync '{}': {}", temp_, reason(errno)));
   const int closed = ::close(fd_);
   fd_ = -1;
-  if (closed != 0) fail(path_, fmt::format("cannot close '{}': {}", temp_, reason(errno)));
+  if (closed != 0) fail(tag_, path_, fmt::format("cannot close '{}': {}", temp_, reason(errno)));
   if (::rename(temp_.c_str(), path_.c_str()) != 0)
-    fail(path_, fmt::format("cannot rename '{}' over it: {}", temp_, reason(errno)));
+    fail(tag_, path_, fmt::format("cannot rename '{}' over it: {}", temp_, reason(errno)));
   committed_ = true;
-  fsync_dir(dir_, path_);
+  fsync_dir(dir_, path_, tag_);
 }
 
-void fsync_dir(const std::string& dir, const std::string& for_path) {
+void fsync_dir(const std::string& dir, const std::string& for_path, std::string_view tag) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail(for_path, fmt::format("cannot open the folder '{}' to fsync it: {}", dir, reason(errno)));
+  if (fd < 0) fail(tag, for_path, fmt::format("cannot open the folder '{}' to fsync it: {}", dir, reason(errno)));
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  if (rc != 0) fail(for_path, fmt::format("cannot fsync the folder '{}': {}", dir, reason(err)));
+  if (rc != 0) fail(tag, for_path, fmt::format("cannot fsync the folder '{}': {}", dir, reason(err)));
 }
 
 }  // namespace ds::io

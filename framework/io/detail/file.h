@@ -1,7 +1,8 @@
 #pragma once
-// POSIX file access for checkpoints: reads and writes that retry short transfers and EINTR, and the atomic replace
-// (a temporary file in the target's folder, fsync, rename over the target, fsync of the folder). Every failure is a
-// ds::Error "[checkpoint] <target path>: ...". Internal.
+// POSIX file access for checkpoints and safetensors files: reads and writes that retry short transfers and EINTR, and
+// the atomic replace (a temporary file in the target's folder, fsync, rename over the target, fsync of the folder).
+// Every failure is a ds::Error "[<tag>] <target path>: ...", the tag naming the format ("checkpoint" unless the
+// caller says otherwise). Internal.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,7 +14,8 @@ namespace ds::io {
 // A regular file opened for reading; closed by the destructor.
 class InputFile {
  public:
-  explicit InputFile(std::string path);  // "cannot open: <reason>", "not a regular file"
+  // "cannot open: <reason>", "not a regular file"
+  explicit InputFile(std::string path, std::string_view tag = "checkpoint");
   ~InputFile();
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;
@@ -24,7 +26,7 @@ class InputFile {
   void read_at(void* dst, uint64_t n, uint64_t offset, std::string_view what) const;
 
  private:
-  std::string path_;
+  std::string path_, tag_;
   int fd_ = -1;
   uint64_t size_ = 0;
 };
@@ -36,7 +38,7 @@ std::string temp_prefix(std::string_view filename);
 // Writes a file that appears at its path complete or not at all.
 class AtomicWriter {
  public:
-  explicit AtomicWriter(std::string path);  // creates the temporary file
+  explicit AtomicWriter(std::string path, std::string_view tag = "checkpoint");  // creates the temporary file
   ~AtomicWriter();                          // without commit(): removes the temporary file
   AtomicWriter(const AtomicWriter&) = delete;
   AtomicWriter& operator=(const AtomicWriter&) = delete;
@@ -51,7 +53,7 @@ class AtomicWriter {
   void write_raw(const void* data, size_t n);
   void close_fd();
 
-  std::string path_, temp_, dir_;
+  std::string path_, tag_, temp_, dir_;
   int fd_ = -1;
   std::vector<unsigned char> buf_;
   size_t used_ = 0;
@@ -59,6 +61,6 @@ class AtomicWriter {
 };
 
 // fsyncs a folder so that a rename or unlink in it survives a power loss; `for_path` names the error.
-void fsync_dir(const std::string& dir, const std::string& for_path);
+void fsync_dir(const std::string& dir, const std::string& for_path, std::string_view tag = "checkpoint");
 
 }  // namespace ds::io
