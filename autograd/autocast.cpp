@@ -19,7 +19,8 @@ constexpr std::string_view kLowPrecisionOps[] = {"matmul", "conv2d", "conv2d_inp
 // exponentials and logarithms (softmax, log_softmax, cross entropy, softplus are composites of these), powers and
 // (reciprocal) square roots (norms, variances, layer/batch/group norm).
 constexpr std::string_view kF32Ops[] = {"sum", "prod",       "cumsum", "exp",   "expm1",     "log",
-                                        "log1p", "pow", "pow_scalar", "sqrt", "rsqrt", "reciprocal"};
+                                        "log1p", "pow", "pow_scalar", "sqrt", "rsqrt", "reciprocal",
+                                        "layer_norm", "softmax_cross_entropy"};
 
 enum class Policy : uint8_t { Passthrough, LowPrecision, F32 };
 

@@ -9,7 +9,7 @@
 // The last line is JSON: gpt_mini_tokens_per_s, resnet18_samples_per_s, gpt_mini_speedup, resnet18_speedup
 // (speedup = ds throughput / torch throughput).
 //
-//   ds_bench_models [--rounds R] [--steps S] [--only gpt_mini|resnet18] [--no-torch]
+//   ds_bench_models [--rounds R] [--steps S] [--only gpt_mini|resnet18] [--no-torch] [--profile]
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -22,6 +22,7 @@
 #include <ds/optim/optim.h>
 
 #include "common.h"
+#include "op_profile.h"
 
 using namespace ds;
 using ds::bench::median;
@@ -50,15 +51,16 @@ double time_round(Case& c) {
 int main(int argc, char** argv) {
   int rounds = 3, steps = 0;
   std::string only;
-  bool no_torch = false;
+  bool no_torch = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--no-torch") no_torch = true;
+    else if (a == "--profile") profile = true;  // ds's time per primitive after the rounds
     else {
-      std::fprintf(stderr, "usage: ds_bench_models [--rounds R] [--steps S] [--only gpt_mini|resnet18] [--no-torch]\n");
+      std::fprintf(stderr, "usage: ds_bench_models [--rounds R] [--steps S] [--only gpt_mini|resnet18] [--no-torch] [--profile]\n");
       return 2;
     }
   }
@@ -104,6 +106,13 @@ int main(int argc, char** argv) {
     for (Case& c : cases)
       if (t.count(c.name + "_ms")) c.torch_ms.push_back(t.at(c.name + "_ms"));
   }
+
+  if (profile)
+    for (Case& c : cases) {
+      ds::bench::OpProfile p;
+      for (int i = 0; i < c.steps; ++i) c.step();
+      p.print(c.name, c.steps, median(c.ds_ms));
+    }
 
   std::printf("\n%-9s %10s %10s %14s %14s %8s %8s\n", "model", "ds ms", "torch ms", "ds", "torch", "speedup", "ds MFU");
   std::vector<std::pair<std::string, double>> kv;

@@ -27,6 +27,7 @@
 #include <ds/optim/optim.h>
 
 #include "common.h"
+#include "op_profile.h"
 
 using namespace ds;
 using ds::bench::median;
@@ -70,39 +71,6 @@ void run_ds(Case& c) {
   c.fwd.push_back(median(f));
   c.bwd.push_back(median(b));
   c.optim.push_back(median(o));
-}
-
-// --profile: time per primitive (outermost calls only), summed over the timed steps, through the dispatcher's
-// profiler hooks; printed per model, largest first.
-struct OpProfile {
-  std::vector<double> total = std::vector<double>(kNumPrimitives, 0.0);
-  std::vector<int64_t> calls = std::vector<int64_t>(kNumPrimitives, 0);
-  std::chrono::steady_clock::time_point t0;
-  int depth = 0;
-};
-OpProfile* g_profile = nullptr;
-
-void profile_begin(OpId) {
-  if (g_profile->depth++ == 0) g_profile->t0 = std::chrono::steady_clock::now();
-}
-void profile_end(OpId op) {
-  if (--g_profile->depth != 0) return;
-  g_profile->total[static_cast<size_t>(op)] += std::chrono::duration<double>(std::chrono::steady_clock::now() - g_profile->t0).count();
-  g_profile->calls[static_cast<size_t>(op)]++;
-}
-
-void print_profile(const Case& c, const OpProfile& p, int steps) {
-  std::vector<size_t> order;
-  double sum = 0;
-  for (size_t i = 0; i < p.total.size(); ++i)
-    if (p.calls[i]) order.push_back(i), sum += p.total[i];
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p.total[a] > p.total[b]; });
-  std::printf("\n%s: ms per step by primitive (sum %.2f ms of %.2f ms per step)\n", c.name.c_str(), sum * 1e3 / steps,
-              median(c.total));
-  for (size_t i : order)
-    if (p.total[i] * 1e3 / steps > 0.01)
-      std::printf("  %-24s %8.3f ms  %6.1f calls\n", std::string(op_name(static_cast<OpId>(i))).c_str(),
-                  p.total[i] * 1e3 / steps, double(p.calls[i]) / steps);
 }
 
 std::string ms(const std::vector<double>& v) {
@@ -167,19 +135,11 @@ int main(int argc, char** argv) {
   }
 
   if (profile) {
-    DispatchHooks& h = dispatch_hooks();
-    h.profile_begin = &profile_begin;
-    h.profile_end = &profile_end;
-    dispatch_state().profiling = true;
     for (Case& c : cases) {
-      OpProfile p;
-      g_profile = &p;
+      ds::bench::OpProfile p;
       for (int i = 0; i < c.steps; ++i) step(c);
-      print_profile(c, p, c.steps);
+      p.print(c.name, c.steps, median(c.total));
     }
-    dispatch_state().profiling = false;
-    h.profile_begin = nullptr;
-    h.profile_end = nullptr;
   }
 
   std::printf("\ntraining step, ms (medians over rounds of per-round medians)\n");

@@ -35,6 +35,10 @@ Tensor square(const Tensor& x);
 // GELU, exact (x * Phi(x), with erf) or the tanh approximation of GPT-2.
 Tensor gelu(const Tensor& x);
 Tensor gelu_tanh(const Tensor& x);
+namespace detail {
+// The gelu primitive behind gelu and gelu_tanh (tanh_approximation: GPT-2's form).
+Tensor gelu(const Tensor& x, bool tanh_approximation);
+}  // namespace detail
 Tensor silu(const Tensor& x);
 // log(1 + exp(beta * x)) / beta, linear above `threshold` (torch.nn.functional.softplus).
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);

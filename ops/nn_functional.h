@@ -28,6 +28,13 @@ namespace detail {
 // The same without dropout as plain ds ops (softmax of the full score matrix): the tests' reference, and twice
 // differentiable.
 Tensor scaled_dot_product_attention_math(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o = {});
+// layer_norm in ds ops (mean, centring, rsqrt of the variance): the fused primitive's reference in the tests.
+Tensor layer_norm_math(const Tensor& x, IntArrayRef normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
+                       double eps = 1e-5);
+// The fused primitive behind cross_entropy with class indices: {loss per row (0 where ignored), logsumexp per row}
+// of logits (N, C) f32/f64 against target (N).
+std::vector<Tensor> softmax_cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                                          double label_smoothing);
 }  // namespace detail
 
 // ---- convolution. Spatial options take one value for both dims or (h, w).

@@ -32,6 +32,9 @@
   X(conv2d, Kernel) X(conv2d_input_grad, Kernel) X(conv2d_weight_grad, Kernel) X(max_pool2d, Kernel) \
   /* attention: ops/defs/attention.cpp */                                                         \
   X(scaled_dot_product_attention, Kernel) X(scaled_dot_product_attention_backward, Kernel)        \
+  /* fused layers of transformers: ops/defs/{layer_norm,gelu,cross_entropy}.cpp */                \
+  X(layer_norm, Kernel) X(layer_norm_backward, Kernel) X(gelu, Kernel) X(gelu_backward, Kernel)   \
+  X(softmax_cross_entropy, Kernel) X(softmax_cross_entropy_backward, Kernel)                      \
   /* fused optimizer updates: ops/defs/optim.cpp */                                               \
   X(adam_step, Kernel)                                                                            \
   /* views: ops/defs/view.cpp */                                                                  \
@@ -41,14 +44,14 @@
 // DS_COMPOSITES(X): X(name), ops written in ds ops (ops/composite/), with rows for listing and testing.
 #define DS_COMPOSITES(X)                                                                          \
   X(zeros) X(ones) X(zeros_like) X(ones_like) X(full_like) X(to) X(clone) X(contiguous)           \
-  X(gelu) X(gelu_tanh) X(silu) X(softplus) X(square) X(masked_fill) X(tril) X(triu)               \
+  X(gelu_tanh) X(silu) X(softplus) X(square) X(masked_fill) X(tril) X(triu)               \
   X(mean) X(var) X(std) X(logsumexp) X(norm) X(argmax) X(argmin) X(max) X(min)                    \
   X(mm) X(bmm) X(addmm) X(linear) X(outer) X(dot)                                                 \
   X(reshape) X(flatten) X(transpose) X(t) X(narrow) X(stack) X(split) X(chunk) X(roll) X(repeat)  \
   X(embedding) X(one_hot) X(argsort)                                                              \
   X(softmax) X(log_softmax) X(dropout) X(cross_entropy) X(nll_loss) X(mse_loss)                   \
   X(bce_with_logits) X(conv1d) X(conv_transpose2d) X(avg_pool2d) X(adaptive_avg_pool2d)          \
-  X(batch_norm) X(layer_norm) X(group_norm) X(interpolate)
+  X(batch_norm) X(group_norm) X(interpolate)
 
 namespace ds {
 

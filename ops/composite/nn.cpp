@@ -97,21 +97,31 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   }
   DS_CHECK(logits.dim() >= 2, "cross_entropy", "logits must be (N, C, ...), got {}", shape_str(logits.sizes()));
   const int64_t C = logits.size(1);
-  const Tensor lp = log_softmax(logits, 1);
   const double eps = label_smoothing;
   if (is_floating(target.dtype())) {  // class probabilities
+    const Tensor lp = log_softmax(logits, 1);
     DS_CHECK(target.sizes() == logits.sizes(), "cross_entropy", "probability targets {} must have the logits' shape {}",
              shape_str(target.sizes()), shape_str(logits.sizes()));
     const Tensor t = eps > 0 ? target * (1 - eps) + eps / static_cast<double>(C) : target;
     return reduce_loss(-sum(t * lp, {1}), reduction);
   }
-  const Picked p = pick(lp, target, ignore_index, "cross_entropy");
-  Tensor loss = p.nll;
-  if (eps > 0) {
-    const Tensor smooth = -sum(lp, {1}) / static_cast<double>(C);
-    loss = where(p.keep, p.nll * (1 - eps) + smooth * eps, zeros({}, {.dtype = lp.dtype(), .device = lp.device()}));
-  }
-  return mean_over_kept(loss, p.keep, reduction);
+  DS_CHECK(is_integral(target.dtype()), "cross_entropy", "class-index targets must be integers, got {}",
+           dtype_name(target.dtype()));
+  bool match = target.dim() == logits.dim() - 1;
+  for (int64_t d = 0; match && d < target.dim(); ++d) match = target.size(d) == logits.size(d == 0 ? 0 : d + 1);
+  DS_CHECK(match, "cross_entropy", "input {} (N, C, ...) does not match target {} (N, ...)", shape_str(logits.sizes()),
+           shape_str(target.sizes()));
+  // Class indices: the fused kernel over (rows, C), the class dim moved last; 16-bit logits compute in f32.
+  Shape to_last{0};
+  for (int64_t d = 2; d < logits.dim(); ++d) to_last.push_back(d);
+  to_last.push_back(1);
+  Tensor rows = logits.dim() == 2 ? logits : logits.permute(to_last).reshape({-1, C});
+  if (is_reduced_float(rows.dtype())) rows = rows.to(kF32);
+  const Tensor flat = target.reshape({-1});
+  Tensor loss = detail::softmax_cross_entropy(rows, flat, ignore_index, eps)[0].view(target.sizes());
+  if (loss.dtype() != logits.dtype()) loss = loss.to(logits.dtype());
+  if (reduction != Reduction::Mean) return reduce_loss(loss, reduction);
+  return sum(loss) / sum(flat != ignore_index).to(loss.dtype());
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {

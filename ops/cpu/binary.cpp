@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include <unsupported/Eigen/SpecialFunctions>
+
 #include "kernels.h"
 #include "loops.h"
 
@@ -133,6 +135,30 @@ void where(const KernelCtx& c) {
         }
       });
     });
+  });
+}
+
+}  // namespace ds::cpu
+
+namespace ds::cpu {
+
+// gelu_backward: in g, x -> g * gelu'(x). attrs: tanh (the approximation's derivative) or the erf form's,
+// Phi(x) + x phi(x).
+void gelu_backward(const KernelCtx& c) {
+  const bool tanh_form = c.attrs.b(0);
+  float_binary(c, [tanh_form](int64_t n, auto* o, const auto* a, const auto* b) {
+    using C = std::remove_cvref_t<decltype(*a)>;
+    const auto g = vec(a, n);
+    const auto x = vec(b, n);
+    if (tanh_form) {
+      const C k = C(0.7978845608028654), k3 = C(0.044715 * 0.7978845608028654);
+      vec(o, n) = (x * (k + k3 * x.square())).tanh();  // t, then the derivative from it, element by element
+      const auto t = vec(o, n);
+      vec(o, n) = g * (C(0.5) * (C(1) + t) + C(0.5) * x * (C(1) - t.square()) * (k + C(3) * k3 * x.square()));
+    } else {
+      vec(o, n) = g * (C(0.5) * (C(1) + (x * C(0.7071067811865476)).erf()) +
+                       x * (x.square() * C(-0.5)).exp() * C(0.3989422804014327));
+    }
   });
 }
 

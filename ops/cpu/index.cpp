@@ -107,8 +107,35 @@ void pad(const KernelCtx& c) {
     const S* src = static_cast<const S*>(x.data());
     S* dst = static_cast<S*>(out.data());
     const Shape& osz = out.sizes();
+    if (!reflect && nd >= 1) {
+      // Constant padding row by row (the backward of every slice): the row's input offset is found once, then the
+      // front padding, the copied run and the back padding are plain loops.
+      const int64_t W = osz[nd - 1], n = x.sizes()[nd - 1], lead = before[nd - 1], xs = x.strides()[nd - 1];
+      const int64_t rows = W ? out.numel() / W : 0;
+      parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(W, 1)), [&](int64_t lo, int64_t hi) {
+        for (int64_t r = lo; r < hi; ++r) {
+          S* row = dst + r * W;
+          int64_t rem = r, off = 0;
+          bool inside = true;
+          for (int64_t d = nd - 2; d >= 0 && inside; --d) {
+            const int64_t i = rem % osz[d] - before[d];
+            rem /= osz[d];
+            inside = i >= 0 && i < x.sizes()[d];
+            off += i * x.strides()[d];
+          }
+          if (!inside) {
+            std::fill(row, row + W, value);
+            continue;
+          }
+          const int64_t a = std::clamp<int64_t>(lead, 0, W), e = std::clamp<int64_t>(lead + n, 0, W);
+          std::fill(row, row + a, value);
+          for (int64_t j = a; j < e; ++j) row[j] = src[off + (j - lead) * xs];
+          std::fill(row + e, row + W, value);
+        }
+      });
+      return;
+    }
     parallel_for(out.numel(), 8192, [&](int64_t b, int64_t e) {
-      Shape idx(static_cast<size_t>(nd));
       for (int64_t t = b; t < e; ++t) {
         int64_t rem = t, off = 0;
         bool inside = true;

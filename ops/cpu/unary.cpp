@@ -149,3 +149,22 @@ void logical_not(const KernelCtx& c) {
 }
 
 }  // namespace ds::cpu
+
+namespace ds::cpu {
+
+// gelu attrs: tanh (GPT-2's approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))) or the erf form.
+void gelu(const KernelCtx& c) {
+  const bool tanh_form = c.attrs.b(0);
+  float_unary(c, [tanh_form](int64_t n, auto* o, const auto* a) {
+    using C = std::remove_cvref_t<decltype(*a)>;
+    const auto x = vec(a, n);
+    if (tanh_form) {
+      const C k = C(0.7978845608028654), k3 = C(0.044715 * 0.7978845608028654);
+      vec(o, n) = C(0.5) * x * (C(1) + (x * (k + k3 * x.square())).tanh());
+    } else {
+      vec(o, n) = C(0.5) * x * (C(1) + (x * C(0.7071067811865476)).erf());
+    }
+  });
+}
+
+}  // namespace ds::cpu
