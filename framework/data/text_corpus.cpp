@@ -49,10 +49,10 @@ bool read_number(std::string_view line, size_t& pos, int& value) {
   return pos > start;
 }
 
-// "1Sam3:4 text" -> {"1Sam", 3, 4, "text"}; false when the line does not start with such a reference.
+// "1Sm3:4 text" -> {"1Sm", 3, 4, "text"}; false when the line does not start with such a reference.
 bool parse_verse(std::string_view line, BibleVerse& v) {
   size_t pos = 0;
-  if (pos < line.size() && std::isdigit(static_cast<unsigned char>(line[pos]))) ++pos;  // "1Sam", "2Ki"
+  if (pos < line.size() && std::isdigit(static_cast<unsigned char>(line[pos]))) ++pos;  // "1Sm", "2Ki"
   const size_t letters = pos;
   while (pos < line.size() && std::isalpha(static_cast<unsigned char>(line[pos]))) ++pos;
   if (pos == letters) return false;

@@ -8,7 +8,7 @@ namespace ds::data {
 
 // One verse of the King James Bible: "Ge1:1 In the beginning ..." is {"Ge", 1, 1, "In the beginning ..."}.
 struct BibleVerse {
-  std::string book;  // bible-kjv's abbreviation: "Ge", "Exo", ..., "1Sam", ..., "Rev"
+  std::string book;  // bible-kjv's abbreviation: "Ge", "Exo", ..., "1Sm", ..., "Rev"
   int chapter = 0;
   int verse = 0;
   std::string text;  // as printed, without the reference and the one space after it

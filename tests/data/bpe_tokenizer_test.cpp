@@ -13,9 +13,12 @@
 #include <ds/data/text_corpus.h>
 
 #include "../io/io_test_util.h"
+#include "text_test_util.h"
 
 using namespace ds::data;
 using io_test::TempDir;
+using text_test::bible_text;
+using text_test::have_bible;
 using Merges = std::vector<BpeTokenizer::Merge>;
 
 namespace {
@@ -25,11 +28,6 @@ int32_t byte_id(unsigned char c) {
 }
 constexpr int32_t kNewlineId = 188 + 10;  // '\n' is the 11th unprintable byte
 
-bool have_bible() {
-  if (std::system("command -v bible >/dev/null 2>&1") == 0) return true;
-  WARN("SKIPPED: the command bible is missing (Debian package bible-kjv)");
-  return false;
-}
 // A JSON string of s, which has no quote or backslash (newlines and tabs are escaped).
 std::string json_quote(std::string_view s) {
   std::string out = "\"";
@@ -49,10 +47,6 @@ std::string json_list(const std::vector<std::string>& items) {
   std::string out = "[";
   for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
   return out + "]";
-}
-const std::string& bible_text() {
-  static const std::string text = read_bible_kjv();
-  return text;
 }
 }  // namespace
 
