@@ -51,27 +51,41 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
     return linear(x, w[static_cast<size_t>(i)], b[static_cast<size_t>(i)]).reshape({N, len, H, D}).transpose(1, 2);
   };
   const Tensor q = heads(q_in, 0, L), k = heads(k_in, 1, S), v = heads(v_in, 2, S);
-  Tensor scores = matmul(q, k.mT()) * (1.0 / std::sqrt(static_cast<double>(D)));  // (N, H, L, S)
+  // Masks in torch's MHA convention (bool true = ignore, float = added), combined into one that broadcasts to
+  // (N, H, L, S).
+  Tensor mask;
   if (attn_mask.defined()) {
-    Tensor m = attn_mask;
-    if (m.dim() == 3) {
-      DS_CHECK(m.size(0) == N * H, op, "a 3-d attn_mask must be (N * num_heads, L, S) = ({}, {}, {}), got {}", N * H, L,
-               S, shape_str(m.sizes()));
-      m = m.reshape({N, H, L, S});
+    mask = attn_mask;
+    if (mask.dim() == 3) {
+      DS_CHECK(mask.size(0) == N * H, op, "a 3-d attn_mask must be (N * num_heads, L, S) = ({}, {}, {}), got {}", N * H,
+               L, S, shape_str(mask.sizes()));
+      mask = mask.reshape({N, H, L, S});
     } else {
-      DS_CHECK(m.dim() == 2 && m.size(0) == L && m.size(1) == S, op, "attn_mask must be (L, S) = ({}, {}), got {}", L, S,
-               shape_str(m.sizes()));
+      DS_CHECK(mask.dim() == 2 && mask.size(0) == L && mask.size(1) == S, op, "attn_mask must be (L, S) = ({}, {}), got {}",
+               L, S, shape_str(mask.sizes()));
     }
-    scores = m.dtype() == kBool ? masked_fill(scores, m, -INFINITY) : scores + m;
+    if (mask.dtype() != kBool) mask = mask.to(q.dtype());
   }
   if (key_padding_mask.defined()) {
     DS_CHECK(key_padding_mask.dim() == 2 && key_padding_mask.size(0) == N && key_padding_mask.size(1) == S, op,
              "key_padding_mask must be (N, S) = ({}, {}), got {}", N, S, shape_str(key_padding_mask.sizes()));
-    scores = masked_fill(scores, key_padding_mask.to(kBool).reshape({N, 1, 1, S}), -INFINITY);
+    const Tensor pad = key_padding_mask.to(kBool).reshape({N, 1, 1, S});
+    if (!mask.defined()) mask = pad;
+    else if (mask.dtype() == kBool) mask = logical_or(mask, pad);
+    else mask = mask + masked_fill(zeros({N, 1, 1, S}, {.dtype = mask.dtype()}), pad, -INFINITY);
   }
-  Tensor attn = softmax(scores, -1);
-  if (o_.dropout > 0) attn = dropout(attn, o_.dropout, is_training());
-  Tensor out = (*out_proj)(matmul(attn, v).transpose(1, 2).reshape({N, L, E}));
+  Tensor ctx, attn;
+  if (need_weights) {  // the weights are asked for: the math path, which forms them
+    Tensor scores = matmul(q, k.mT()) * (1.0 / std::sqrt(static_cast<double>(D)));  // (N, H, L, S)
+    if (mask.defined()) scores = mask.dtype() == kBool ? masked_fill(scores, mask, -INFINITY) : scores + mask;
+    attn = softmax(scores, -1);
+    if (o_.dropout > 0) attn = dropout(attn, o_.dropout, is_training());
+    ctx = matmul(attn, v);
+  } else {  // the fused kernel (true = may attend there)
+    const Tensor allowed = mask.defined() && mask.dtype() == kBool ? logical_not(mask) : mask;
+    ctx = scaled_dot_product_attention(q, k, v, {.attn_mask = allowed, .dropout_p = is_training() ? o_.dropout : 0.0});
+  }
+  Tensor out = (*out_proj)(ctx.transpose(1, 2).reshape({N, L, E}));
   if (!o_.batch_first) out = out.transpose(0, 1);
   return {out, need_weights ? mean(attn, {1}) : Tensor()};
 }

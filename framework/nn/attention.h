@@ -21,7 +21,9 @@ class MultiheadAttention : public Module {
   // attn_mask (L, S) or (N * heads, L, S): bool (true = not allowed) or float (added to the scores).
   Output forward(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& key_padding_mask = {},
                  const Tensor& attn_mask = {}, bool need_weights = true);
-  // Self-attention: forward(x, x, x).output.
+  // need_weights = false runs the fused scaled_dot_product_attention kernel (a query with every key masked then
+  // gives zeros, where the weights path gives NaN as torch does).
+  // Self-attention: forward(x, x, x).output, through the fused kernel.
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
 

@@ -123,6 +123,14 @@ TEST_CASE("MultiheadAttention: padded keys get no weight, weights sum to one", "
   const auto c = mha.forward(x, x, x, {}, causal);
   CHECK(c.weights.select(1, 0).select(1, 1).abs().max().item<double>() == 0.0);
   CHECK_THROWS_WITH(mha.forward(x, x, x, ones({2, 4}).to(kBool)), Catch::Contains("key_padding_mask must be (N, S) = (2, 3)"));
+  // Without weights the fused attention kernel runs: the same outputs, masks combined the same way.
+  const auto fused = mha.forward(x, x, x, pad, causal, false);
+  const auto math = mha.forward(x, x, x, pad, causal, true);
+  CHECK(!fused.weights.defined());
+  CHECK(amax(abs(fused.output - math.output)).item<double>() < 1e-6);
+  const Tensor additive = randn({3, 3});
+  CHECK(amax(abs(mha.forward(x, x, x, pad, additive, false).output - mha.forward(x, x, x, pad, additive, true).output))
+            .item<double>() < 1e-6);
 }
 
 TEST_CASE("layers reject bad configurations and inputs with the layer named", "[nn]") {
