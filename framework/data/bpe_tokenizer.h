@@ -6,7 +6,8 @@
 // (token -> id, tokens spelled with byte_to_unicode()) and merges.txt ("#version: 0.2", then "a b" per merge by rank),
 // so GPT-2's own files and Hugging Face's load, and what save() writes loads in both.
 //
-//   BpeTokenizer tok = BpeTokenizer::train(read_bible_kjv(), {.vocab_size = 8000, .special_tokens = {"<|endoftext|>"}});
+//   BpeTokenizer tok = BpeTokenizer::train(read_bible_kjv(), {.vocab_size = 8000,
+//                                                             .special_tokens = {"<|endoftext|>"}});
 //   std::vector<int32_t> ids = tok.encode("In the beginning");   // decode(ids) gives the text back, byte for byte
 //   tok.save("vocab.json", "merges.txt");
 //
@@ -60,7 +61,8 @@ class BpeTokenizer {
   // From the vocabulary (token of id i at index i, spelled with byte_to_unicode() characters except for special
   // tokens, which are spelled as themselves), the merges in rank order, and the special tokens (appended to the
   // vocabulary when missing). Throws for duplicate tokens or a merge whose parts or result are not in the vocabulary.
-  BpeTokenizer(std::vector<std::string> vocab, std::vector<Merge> merges, const std::vector<std::string>& special_tokens);
+  BpeTokenizer(std::vector<std::string> vocab, std::vector<Merge> merges,
+               const std::vector<std::string>& special_tokens);
 
   // Writes vocab.json (ids in order) and merges.txt (ranks in order) atomically enough for one writer: each file is
   // written under a temporary name and renamed. Errors name the file.

@@ -170,8 +170,8 @@ TEST_CASE("bert dataset: NSP pairs are balanced, true pairs are successors, rand
 TEST_CASE("bert dataset: one document, DataLoader batches, errors", "[text]") {
   // One document: a random b is any sentence but a's successor.
   const BertDocument doc = {{10}, {11}, {12}, {13}};
-  const auto one = std::make_shared<BertPretrainingDataset>(std::vector<BertDocument>{doc}, kTokens,
-                                                            BertPretrainingOptions{.max_length = 8, .dupe_factor = 200});
+  const auto one = std::make_shared<BertPretrainingDataset>(
+      std::vector<BertDocument>{doc}, kTokens, BertPretrainingOptions{.max_length = 8, .dupe_factor = 200});
   int64_t random_next = 0;
   for (int64_t k = 0; k < one->size(); ++k) {
     RandomStream rng = RandomStream::for_sample(0, 0, k);
