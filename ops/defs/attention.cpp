@@ -1,11 +1,12 @@
 // Rows and front function of attention: scaled_dot_product_attention (out and the rows' logsumexp) and its backward
-// (dq, dk, dv from the saved logsumexp, FlashAttention-2's recomputation; ops/cpu/attention.cpp). The backward has
-// no vjp of its own: attention differentiates once, as torch's fused kernels do; the math composite
-// (softmax(q k^T) v in ds ops) differentiates twice where that is needed.
+// (dq, dk, dv from the saved logsumexp, FlashAttention-2's recomputation; ops/cpu/attention.cpp). First derivatives
+// go through the fused backward; a recorded backward (create_graph) uses the gradients' formulas in ds ops, so
+// attention differentiates twice (without dropout).
 //   q: (B, H, L, E) or (N, L, E)   k: (..., S, E)   v: (..., S, Ev)   mask: broadcasts to (..., L, S)
 // Attrs of both: scale, is_causal, dropout_p, seed, offset (the Philox counters of the dropout mask).
 #include <cmath>
 
+#include <ds/core/grad_mode.h>
 #include <ds/ops/dispatch.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
@@ -85,8 +86,27 @@ void attention_backward_rule(const OpCall& c, RuleResult& r) {
   for (const Tensor* t : {&q, &k, &v}) r.outs.push_back({t->sizes(), t->dtype()});
 }
 
+// The math definition's gradients in ds ops, for a recorded backward (create_graph): differentiable again.
+TensorList attention_vjp_math(const VjpCtx& c) {
+  DS_CHECK(c.attrs.f(2) == 0, "scaled_dot_product_attention",
+           "differentiating twice through attention dropout is not supported (dropout_p {})", c.attrs.f(2));
+  const Tensor &g = c.grad[0], &q = c.in[0], &k = c.in[1], &v = c.in[2];
+  const double scale = c.attrs.f(0);
+  Tensor s = matmul(q, k.transpose(-2, -1)) * scale;
+  if (c.attrs.b(1)) s = masked_fill(s, triu(ones({q.size(-2), k.size(-2)}, {.dtype = kBool}), 1), -INFINITY);
+  if (c.in_sizes.size() == 4)
+    s = c.in[3].dtype() == kBool ? masked_fill(s, logical_not(c.in[3]), -INFINITY) : s + c.in[3];
+  const Tensor p = softmax(s, -1);
+  const Tensor dp = matmul(g, v.transpose(-2, -1));
+  const Tensor ds = p * (dp - sum(dp * p, {-1}, true)) * scale;
+  TensorList d{matmul(ds, k), matmul(ds.transpose(-2, -1), q), matmul(p.transpose(-2, -1), g)};
+  if (c.in_sizes.size() == 4) d.push_back(Tensor());
+  return d;
+}
+
 TensorList attention_vjp(const VjpCtx& c) {
   DS_CHECK(c.grad[0].defined(), "scaled_dot_product_attention", "the logsumexp output takes no gradient");
+  if (is_grad_enabled()) return attention_vjp_math(c);
   Tensor g = c.grad[0].stride(-1) == 1 ? c.grad[0] : c.grad[0].contiguous();
   TensorList in{g, c.in[0], c.in[1], c.in[2], c.out[0], c.out[1]};
   if (c.in_sizes.size() == 4) in.push_back(c.in[3]);

@@ -127,3 +127,26 @@ TEST_CASE("attention on a long sequence never forms the (L, S) matrix", "[ops][a
   CHECK(extra <= 2 * T * D * 4 + (1 << 20));  // the output and the logsumexp, and a little slack
   CHECK(std::isfinite(sum(y).item<double>()));
 }
+
+TEST_CASE("attention differentiates twice (the recorded backward uses the formulas in ds ops)", "[ops][attention]") {
+  Generator gen(5);
+  Tensor q = randn({1, 2, 5, 3}, {.dtype = kF64}, &gen).requires_grad_(true);
+  Tensor k = randn({1, 2, 7, 3}, {.dtype = kF64}, &gen).requires_grad_(true);
+  Tensor v = randn({1, 2, 7, 2}, {.dtype = kF64}, &gen).requires_grad_(true);
+  const Tensor mask = rand({5, 7}, {.dtype = kF64}, &gen) > 0.2;
+  for (const AttentionOptions& o : {AttentionOptions{.is_causal = true}, AttentionOptions{.attn_mask = mask}}) {
+    const Tensor y = scaled_dot_product_attention(q, k, v, o);
+    const Tensor ref = detail::scaled_dot_product_attention_math(q, k, v, o);
+    const auto d = grad({sum(y * y)}, {q, k, v}, {}, true, true);
+    const auto r = grad({sum(ref * ref)}, {q, k, v}, {}, true, true);
+    const auto d2 = grad({sum(d[0] * d[0]) + sum(d[1]) + sum(d[2] * d[2])}, {q, k, v});
+    const auto r2 = grad({sum(r[0] * r[0]) + sum(r[1]) + sum(r[2] * r[2])}, {q, k, v});
+    for (size_t i = 0; i < 3; ++i) {
+      CHECK(max_abs_diff(d[i], r[i]) < 1e-11);
+      CHECK(max_abs_diff(d2[i], r2[i]) < 1e-10);
+    }
+  }
+  Generator g(1);
+  const Tensor y = scaled_dot_product_attention(q, k, v, {.dropout_p = 0.2, .generator = &g});
+  CHECK_THROWS_WITH(grad({sum(y)}, {q}, {}, true, true), Catch::Contains("twice through attention dropout"));
+}
