@@ -1,6 +1,6 @@
 #include <ds/models/vision/resnet.h>
 
-#include <ds/nn/init.h>
+#include <ds/models/vision/layers.h>
 #include <ds/nn/pooling.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/nn_functional.h>
@@ -56,10 +56,7 @@ ResNet::ResNet(Block block, std::vector<int64_t> layers, int64_t num_classes) : 
   layer3_ = register_module("layer3", make_layer(block, 256, layers.at(2), 2));
   layer4_ = register_module("layer4", make_layer(block, 512, layers.at(3), 2));
   fc_ = register_module("fc", nn::make<nn::Linear>(512 * (block == Block::Basic ? 1 : 4), num_classes));
-  apply([](nn::Module& m) {
-    if (auto* conv = dynamic_cast<nn::Conv2d*>(&m))
-      nn::init::kaiming_normal_(conv->weight, 0, nn::init::FanMode::FanOut, nn::init::Nonlinearity::ReLU);
-  });
+  init_convs_kaiming_fan_out(*this);
 }
 
 std::shared_ptr<nn::Sequential> ResNet::make_layer(Block block, int64_t planes, int64_t blocks, int64_t stride) {
