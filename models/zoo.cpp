@@ -8,7 +8,7 @@ const std::vector<ZooEntry>& zoo() {
   static const std::vector<ZooEntry> rows = [] {
     std::vector<ZooEntry> all;
     // One line per family: its rows come from the family's zoo.cpp.
-    for (auto family : {vision_zoo}) {
+    for (auto family : {vision_zoo, nlp_zoo}) {
       std::vector<ZooEntry> rows = family();
       all.insert(all.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
     }

@@ -32,8 +32,9 @@ struct ZooEntry {
 
 // The rows of each family.
 std::vector<ZooEntry> vision_zoo();
+std::vector<ZooEntry> nlp_zoo();
 
-// Every row, vision first, in each family's order. Built once.
+// Every row, vision first, then nlp, in each family's order. Built once.
 const std::vector<ZooEntry>& zoo();
 // The entry named `name`; an error listing the known names when there is none.
 const ZooEntry& zoo_entry(std::string_view name);

@@ -6,6 +6,7 @@
 #include <ds/ds.h>
 #include <ds/models/nlp/bert.h>
 #include <ds/models/nlp/gpt.h>
+#include <ds/models/zoo.h>
 
 #include "../test_util.h"
 
@@ -123,4 +124,14 @@ TEST_CASE("BERT ignores padded tokens and a pre-training step lowers its loss", 
     opt.step();
   }
   CHECK(model->loss(model->forward(ids, types, mask), labels, nsp).item<double>() < before - 0.1);
+}
+
+TEST_CASE("the zoo lists the NLP configs with their counts", "[models][nlp]") {
+  CHECK(zoo_entry("gpt2").parameter_count() == 124439808);
+  CHECK(zoo_entry("gpt2").family == "nlp");
+  CHECK(zoo_entry("bert-base-uncased").parameter_count() == 109482240);
+  CHECK(zoo_entry("bert-large-uncased").parameter_count() == 335141888);
+  CHECK(!zoo_entry("gpt3-175b").make);  // never built: 700 GB of float32
+  CHECK(zoo_entry("gpt2").make);
+  CHECK_THROWS_WITH(zoo_entry("gpt-7"), Catch::Contains("unknown model 'gpt-7'"));
 }
