@@ -26,6 +26,8 @@ Tensor InvertedResidual::forward(const Tensor& x) { return use_res_connect_ ? x 
 
 MobileNetV2::MobileNetV2(int64_t num_classes, double width_mult, int64_t round_nearest, double dropout)
     : Module("MobileNetV2") {
+  DS_CHECK(width_mult > 0 && round_nearest > 0, "mobilenet_v2", "width_mult ({}) and round_nearest ({}) must be positive",
+           width_mult, round_nearest);
   // t (expansion), c (channels), n (repeats), s (stride of the first)
   const int64_t setting[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
                                  {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
