@@ -1,9 +1,8 @@
 #pragma once
 // The model zoo: every named model ds can build, one entry each, listed by `ds-models` (./ds models).
 //
-// Each family registers its rows from its own zoo.cpp: models/vision/zoo.cpp defines vision_zoo(). To add a family
-// (e.g. nlp): define `std::vector<ZooEntry> nlp_zoo()` in models/nlp/zoo.cpp, declare it below next to
-// vision_zoo(), add it to the list of families in models/zoo.cpp, and its sources to models/CMakeLists.txt.
+// Each family registers its rows from its own zoo.cpp: models/vision/zoo.cpp defines vision_zoo(), models/nlp/zoo.cpp
+// nlp_zoo(). A new family declares its function below and joins the list of families in models/zoo.cpp.
 #include <functional>
 #include <memory>
 #include <string>
