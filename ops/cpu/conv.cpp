@@ -1,8 +1,10 @@
 // CPU kernels of the 2-d convolution family: conv2d, conv2d_input_grad, conv2d_weight_grad. im2col + GEMM over
 // chunks of samples: the columns of nb samples side by side make one (K, nb*L) matrix, so the late layers of a
-// network, whose images are 4x4 or 1x1, still get GEMMs with wide N instead of matrix-vector products.
+// network, whose images are 4x4 or 1x1, still get GEMMs with wide N instead of matrix-vector products. Depthwise
+// convolutions (groups == C == O) take direct loops over the planes instead (see is_depthwise).
 //   x: (N, C, H, W)   w: (O, C/groups, kh, kw)   y: (N, O, Ho, Wo)
 #include <cstring>
+#include <vector>
 #include <omp.h>
 
 #include "gemm.h"
@@ -152,12 +154,156 @@ struct Workspace {
   T* tmp = nullptr;
 };
 
+// ---- Depthwise (groups == C == O): direct loops over (n, c) planes instead of one tiny GEMM per channel, from
+// benchmarks/kernels/depthwise_conv2d.cpp. Each plane is copied into (or accumulated in) a zero-padded per-thread
+// buffer, so no kernel tap is ever clipped (variant v3). With stride 1 the padded plane is read as one flat vector
+// (variant v4): output (oh, ow) sits at q = oh*Wp + ow of a "wide" output with rows Wp long, and tap (i, j) reads
+// pad[q + i*dh*Wp + j*dw], so each tap is one vectorised loop of Q = (Ho-1)*Wp + Wo instead of Ho loops of Wo (the
+// win on 4x4 planes); the Wp - Wo junk columns of each wide row are dropped, or kept zero where they are read.
+// w: (C, 1, kh, kw).
+
+bool is_depthwise(const Geo& g) { return g.groups > 1 && g.groups == g.C && g.O == g.C; }
+
+// Per-thread scratch: the (H + 2ph, W + 2pw) padded plane and the Q-long wide row block, both zero at first.
+template <typename T>
+struct Planes {
+  explicit Planes(const Geo& g)
+      : Wp(g.W + 2 * g.pw), Q((g.Ho - 1) * Wp + g.Wo), flat(g.sh == 1 && g.sw == 1),
+        pad(static_cast<size_t>((g.H + 2 * g.ph) * Wp), T(0)), wide(flat ? static_cast<size_t>(Q) : 0, T(0)) {}
+  T* at(int64_t h, int64_t w) { return pad.data() + h * Wp + w; }  // padded coordinates
+  void load(const Geo& g, const T* plane) {
+    for (int64_t h = 0; h < g.H; ++h) std::memcpy(at(h + g.ph, g.pw), plane + h * g.W, sizeof(T) * g.W);
+  }
+  void store(const Geo& g, T* plane) {
+    for (int64_t h = 0; h < g.H; ++h) std::memcpy(plane + h * g.W, at(h + g.ph, g.pw), sizeof(T) * g.W);
+  }
+  // A (Ho, Wo) plane into the wide rows; the gap columns stay zero.
+  void widen(const Geo& g, const T* plane) {
+    for (int64_t oh = 0; oh < g.Ho; ++oh) std::memcpy(wide.data() + oh * Wp, plane + oh * g.Wo, sizeof(T) * g.Wo);
+  }
+  int64_t Wp, Q;
+  bool flat;
+  std::vector<T> pad, wide;
+};
+
+template <typename T>
+void depthwise_forward(const T* x, const T* w, T* y, const Geo& g) {
+  const int64_t L = g.L(), taps = g.kh * g.kw;
+  parallel_for(g.N * g.C, std::max<int64_t>(1, kGrain / std::max<int64_t>(L * taps, 1)), [&](int64_t lo, int64_t hi) {
+    Planes<T> s(g);
+    for (int64_t pl = lo; pl < hi; ++pl) {
+      s.load(g, x + pl * g.H * g.W);
+      const T* wp = w + pl % g.C * taps;
+      T* yp = y + pl * L;
+      if (s.flat) {
+        T* o = s.wide.data();
+        std::fill(o, o + s.Q, T(0));
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const T wv = wp[i * g.kw + j];
+            const T* xr = s.at(i * g.dh, j * g.dw);
+            for (int64_t q = 0; q < s.Q; ++q) o[q] += wv * xr[q];
+          }
+        for (int64_t oh = 0; oh < g.Ho; ++oh) std::memcpy(yp + oh * g.Wo, o + oh * s.Wp, sizeof(T) * g.Wo);
+        continue;
+      }
+      for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        T* yr = yp + oh * g.Wo;
+        std::fill(yr, yr + g.Wo, T(0));
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const T wv = wp[i * g.kw + j];
+            const T* xr = s.at(oh * g.sh + i * g.dh, j * g.dw);
+            for (int64_t ow = 0; ow < g.Wo; ++ow) yr[ow] += wv * xr[ow * g.sw];
+          }
+      }
+    }
+  });
+}
+
+// The transposed loop: gy scattered into the padded dx plane, whose interior is then copied out.
+template <typename T>
+void depthwise_input_grad(const T* gy, const T* w, T* dx, const Geo& g) {
+  const int64_t L = g.L(), taps = g.kh * g.kw;
+  parallel_for(g.N * g.C, std::max<int64_t>(1, kGrain / std::max<int64_t>(L * taps, 1)), [&](int64_t lo, int64_t hi) {
+    Planes<T> s(g);
+    for (int64_t pl = lo; pl < hi; ++pl) {
+      std::fill(s.pad.begin(), s.pad.end(), T(0));
+      const T* wp = w + pl % g.C * taps;
+      const T* gp = gy + pl * L;
+      if (s.flat) {
+        s.widen(g, gp);
+        const T* gw = s.wide.data();
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const T wv = wp[i * g.kw + j];
+            T* d = s.at(i * g.dh, j * g.dw);
+            for (int64_t q = 0; q < s.Q; ++q) d[q] += wv * gw[q];
+          }
+      } else {
+        for (int64_t oh = 0; oh < g.Ho; ++oh)
+          for (int64_t i = 0; i < g.kh; ++i)
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const T wv = wp[i * g.kw + j];
+              T* d = s.at(oh * g.sh + i * g.dh, j * g.dw);
+              const T* gr = gp + oh * g.Wo;
+              for (int64_t ow = 0; ow < g.Wo; ++ow) d[ow * g.sw] += wv * gr[ow];
+            }
+      }
+      s.store(g, dx + pl * g.H * g.W);
+    }
+  });
+}
+
+// dw[c][i][j] = sum over n, oh, ow of gy[n][c][oh][ow] * x[n][c][oh*sh - ph + i*dh][ow*sw - pw + j*dw]. Channels run
+// in parallel; within one, every tap keeps a row of accumulators (Q long when flat, else Wo; elementwise, so it
+// vectorises) summed at the end: the order depends on the shape only, never on the thread count.
+template <typename T>
+void depthwise_weight_grad(const T* x, const T* gy, T* dw, const Geo& g) {
+  const int64_t L = g.L(), taps = g.kh * g.kw;
+  parallel_for(g.C, std::max<int64_t>(1, kGrain / std::max<int64_t>(g.N * L * taps, 1)), [&](int64_t lo, int64_t hi) {
+    Planes<T> s(g);
+    const int64_t len = s.flat ? s.Q : g.Wo;
+    std::vector<T> acc(static_cast<size_t>(taps * len));
+    for (int64_t c = lo; c < hi; ++c) {
+      std::fill(acc.begin(), acc.end(), T(0));
+      for (int64_t n = 0; n < g.N; ++n) {
+        s.load(g, x + (n * g.C + c) * g.H * g.W);
+        const T* gp = gy + (n * g.C + c) * L;
+        if (s.flat) {
+          s.widen(g, gp);
+          const T* gw = s.wide.data();
+          for (int64_t t = 0; t < taps; ++t) {
+            T* a = acc.data() + t * len;
+            const T* xr = s.at(t / g.kw * g.dh, t % g.kw * g.dw);
+            for (int64_t q = 0; q < len; ++q) a[q] += gw[q] * xr[q];
+          }
+          continue;
+        }
+        for (int64_t oh = 0; oh < g.Ho; ++oh)
+          for (int64_t t = 0; t < taps; ++t) {
+            T* a = acc.data() + t * len;
+            const T* xr = s.at(oh * g.sh + t / g.kw * g.dh, t % g.kw * g.dw);
+            const T* gr = gp + oh * g.Wo;
+            for (int64_t ow = 0; ow < g.Wo; ++ow) a[ow] += gr[ow] * xr[ow * g.sw];
+          }
+      }
+      for (int64_t t = 0; t < taps; ++t) {
+        T sum = 0;
+        for (int64_t q = 0; q < len; ++q) sum += acc[t * len + q];
+        dw[c * taps + t] = sum;
+      }
+    }
+  });
+}
+
 template <typename T>
 void forward(const Tensor& x_, const Tensor& w_, const Tensor& y, const Geo& g) {
   const Tensor x = dense(x_), w = dense(w_);
   const T* px = static_cast<const T*>(x.data());
   const T* pw = static_cast<const T*>(w.data());
   T* py = static_cast<T*>(y.data());
+  if (is_depthwise(g)) return depthwise_forward(px, pw, py, g);
   const int64_t K = g.K(), L = g.L(), Og = g.Og();
   Workspace<T> ws(g, x.dtype());
   ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {
@@ -178,6 +324,7 @@ void input_grad(const Tensor& gy_, const Tensor& w_, const Tensor& dx, const Geo
   T* pgy = static_cast<T*>(const_cast<void*>(gy.data()));
   const T* pw = static_cast<const T*>(w.data());
   T* pdx = static_cast<T*>(dx.data());
+  if (is_depthwise(g)) return depthwise_input_grad(static_cast<const T*>(pgy), pw, pdx, g);
   std::memset(pdx, 0, sizeof(T) * dx.numel());
   const int64_t K = g.K(), L = g.L(), Og = g.Og(), Cg = g.Cg();
   Workspace<T> ws(g, gy.dtype());
@@ -203,6 +350,7 @@ void weight_grad(const Tensor& x_, const Tensor& gy_, const Tensor& dw, const Ge
   const T* px = static_cast<const T*>(x.data());
   T* pgy = static_cast<T*>(const_cast<void*>(gy.data()));
   T* pdw = static_cast<T*>(dw.data());
+  if (is_depthwise(g)) return depthwise_weight_grad(px, static_cast<const T*>(pgy), pdw, g);
   const int64_t K = g.K(), L = g.L(), Og = g.Og();
   Workspace<T> ws(g, x.dtype());
   ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {

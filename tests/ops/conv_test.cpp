@@ -1,5 +1,5 @@
 // The convolution kernels against a direct float64 loop over random geometries (stride, padding, dilation,
-// groups, batch sizes that split into several chunks), and the two backward halves against the adjoint identities
+// groups, depthwise, batch sizes that split into several chunks), and the two backward halves against the adjoint identities
 // <conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>.
 #include <random>
 
@@ -58,29 +58,63 @@ Geo random_geo(std::mt19937& rng) {
   }
 }
 
+// Depthwise (groups == C == O), the direct-loop path of ops/cpu/conv.cpp: odd sizes, strides 1-3, paddings 0-3
+// (wider than the kernel's reach too), dilations 1-3, non-square kernels.
+Geo random_depthwise_geo(std::mt19937& rng) {
+  auto r = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (;;) {
+    const int64_t C = r(2, 7);
+    Geo g{r(1, 4), C, r(1, 13), r(1, 13), C, r(1, 5), r(1, 5), r(1, 3), r(1, 3), r(0, 3), r(0, 3), r(1, 3), r(1, 3), C};
+    if (g.Ho() >= 1 && g.Wo() >= 1 && g.H + 2 * g.ph >= g.dh * (g.kh - 1) + 1 && g.W + 2 * g.pw >= g.dw * (g.kw - 1) + 1)
+      return g;
+  }
+}
+
+// The kernels at geometry g against naive_conv (f64 and f32) and the adjoint identities.
+void check_against_direct_loop(const Geo& g) {
+  INFO("x [" << g.N << "," << g.C << "," << g.H << "," << g.W << "] w [" << g.O << "," << g.C / g.g << "," << g.kh
+             << "," << g.kw << "] stride " << g.sh << "," << g.sw << " pad " << g.ph << "," << g.pw << " dil " << g.dh
+             << "," << g.dw << " groups " << g.g);
+  const Tensor x = randn({g.N, g.C, g.H, g.W}, {.dtype = kF64}), w = randn({g.O, g.C / g.g, g.kh, g.kw}, {.dtype = kF64});
+  const Tensor want = naive_conv(x, w, g);
+  CHECK(max_abs_diff(conv2d(x, w, {}, g.opts()), want) < 1e-12);
+  CHECK(max_abs_diff(conv2d(x.to(kF32), w.to(kF32), {}, g.opts()), want) < 1e-4);
+  // Adjoints: <conv(x, w), gy> = <x, input_grad(gy, w)> = <w, weight_grad(x, gy)>.
+  const Tensor gy = randn(want.sizes(), {.dtype = kF64});
+  const Attrs a_in{Shape{g.sh, g.sw}, Shape{g.ph, g.pw}, Shape{g.dh, g.dw}, g.g, Shape{g.H, g.W}};
+  const Attrs a_w{Shape{g.sh, g.sw}, Shape{g.ph, g.pw}, Shape{g.dh, g.dw}, g.g, Shape{g.kh, g.kw}};
+  const double lhs = sum(want * gy).item<double>();
+  const Tensor dx = call_op1(OpId::conv2d_input_grad, {gy, w}, a_in);
+  const Tensor dw = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
+  CHECK(std::abs(sum(x * dx).item<double>() - lhs) < 1e-9 * (1 + std::abs(lhs)));
+  CHECK(std::abs(sum(w * dw).item<double>() - lhs) < 1e-9 * (1 + std::abs(lhs)));
+}
+
 }  // namespace
 
 TEST_CASE("conv2d matches a direct loop on random geometries, f32 and f64", "[ops][conv]") {
   std::mt19937 rng(7);
-  for (int trial = 0; trial < 60; ++trial) {
-    const Geo g = random_geo(rng);
-    INFO("trial " << trial << ": x [" << g.N << "," << g.C << "," << g.H << "," << g.W << "] w [" << g.O << ","
-                  << g.C / g.g << "," << g.kh << "," << g.kw << "] stride " << g.sh << "," << g.sw << " pad " << g.ph
-                  << "," << g.pw << " dil " << g.dh << "," << g.dw << " groups " << g.g);
-    const Tensor x = randn({g.N, g.C, g.H, g.W}, {.dtype = kF64}), w = randn({g.O, g.C / g.g, g.kh, g.kw}, {.dtype = kF64});
-    const Tensor want = naive_conv(x, w, g);
-    CHECK(max_abs_diff(conv2d(x, w, {}, g.opts()), want) < 1e-12);
-    CHECK(max_abs_diff(conv2d(x.to(kF32), w.to(kF32), {}, g.opts()), want) < 1e-4);
-    // Adjoints: <conv(x, w), gy> = <x, input_grad(gy, w)> = <w, weight_grad(x, gy)>.
-    const Tensor gy = randn(want.sizes(), {.dtype = kF64});
-    const Attrs a_in{Shape{g.sh, g.sw}, Shape{g.ph, g.pw}, Shape{g.dh, g.dw}, g.g, Shape{g.H, g.W}};
-    const Attrs a_w{Shape{g.sh, g.sw}, Shape{g.ph, g.pw}, Shape{g.dh, g.dw}, g.g, Shape{g.kh, g.kw}};
-    const double lhs = sum(want * gy).item<double>();
-    const Tensor dx = call_op1(OpId::conv2d_input_grad, {gy, w}, a_in);
-    const Tensor dw = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
-    CHECK(std::abs(sum(x * dx).item<double>() - lhs) < 1e-9 * (1 + std::abs(lhs)));
-    CHECK(std::abs(sum(w * dw).item<double>() - lhs) < 1e-9 * (1 + std::abs(lhs)));
-  }
+  for (int trial = 0; trial < 60; ++trial) check_against_direct_loop(random_geo(rng));
+}
+
+TEST_CASE("depthwise conv2d matches a direct loop on random geometries, f32 and f64", "[ops][conv]") {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 80; ++trial) check_against_direct_loop(random_depthwise_geo(rng));
+  // MobileNetV2's shapes (stride 1 and 2) with more planes than one thread's grain.
+  check_against_direct_loop(Geo{2, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32});
+  check_against_direct_loop(Geo{2, 24, 15, 15, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24});
+}
+
+TEST_CASE("depthwise conv2d's weight grad does not depend on the thread count", "[ops][conv]") {
+  const Tensor x = randn({4, 48, 17, 17}), gy = randn({4, 48, 9, 9});
+  const Attrs a_w{Shape{2, 2}, Shape{1, 1}, Shape{1, 1}, int64_t{48}, Shape{3, 3}};
+  const int threads = get_num_threads();
+  set_num_threads(1);
+  const Tensor one = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
+  set_num_threads(2);
+  const Tensor two = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
+  set_num_threads(threads);
+  CHECK(max_abs_diff(one, two) == 0);
 }
 
 TEST_CASE("conv2d over many samples (several column chunks) matches per-sample results", "[ops][conv]") {
