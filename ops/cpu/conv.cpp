@@ -159,7 +159,8 @@ struct Workspace {
 // buffer, so no kernel tap is ever clipped (variant v3). With stride 1 the padded plane is read as one flat vector
 // (variant v4): output (oh, ow) sits at q = oh*Wp + ow of a "wide" output with rows Wp long, and tap (i, j) reads
 // pad[q + i*dh*Wp + j*dw], so each tap is one vectorised loop of Q = (Ho-1)*Wp + Wo instead of Ho loops of Wo (the
-// win on 4x4 planes); the Wp - Wo junk columns of each wide row are dropped, or kept zero where they are read.
+// win on 4x4 planes; the weight grad takes it on small planes only); the Wp - Wo junk columns of each wide row are
+// dropped, or kept zero where they are read.
 // w: (C, 1, kh, kw).
 
 bool is_depthwise(const Geo& g) { return g.groups > 1 && g.groups == g.C && g.O == g.C; }
@@ -256,21 +257,24 @@ void depthwise_input_grad(const T* gy, const T* w, T* dx, const Geo& g) {
 }
 
 // dw[c][i][j] = sum over n, oh, ow of gy[n][c][oh][ow] * x[n][c][oh*sh - ph + i*dh][ow*sw - pw + j*dw]. Channels run
-// in parallel; within one, every tap keeps a row of accumulators (Q long when flat, else Wo; elementwise, so it
-// vectorises) summed at the end: the order depends on the shape only, never on the thread count.
+// in parallel; within one, every tap keeps a row of accumulators (elementwise, so it vectorises) summed at the end:
+// the order depends on the shape only, never on the thread count. The rows are Wo long (v3), or Q long (v4) only for
+// rows of at most 8 outputs: kh*kw rows of Q no longer fit L1 on larger planes (lab: v4 1.6x slower than v3 at
+// 32x32, 2x faster at 4x4).
 template <typename T>
 void depthwise_weight_grad(const T* x, const T* gy, T* dw, const Geo& g) {
   const int64_t L = g.L(), taps = g.kh * g.kw;
   parallel_for(g.C, std::max<int64_t>(1, kGrain / std::max<int64_t>(g.N * L * taps, 1)), [&](int64_t lo, int64_t hi) {
     Planes<T> s(g);
-    const int64_t len = s.flat ? s.Q : g.Wo;
+    const bool flat = s.flat && g.Wo <= 8;
+    const int64_t len = flat ? s.Q : g.Wo;
     std::vector<T> acc(static_cast<size_t>(taps * len));
     for (int64_t c = lo; c < hi; ++c) {
       std::fill(acc.begin(), acc.end(), T(0));
       for (int64_t n = 0; n < g.N; ++n) {
         s.load(g, x + (n * g.C + c) * g.H * g.W);
         const T* gp = gy + (n * g.C + c) * L;
-        if (s.flat) {
+        if (flat) {
           s.widen(g, gp);
           const T* gw = s.wide.data();
           for (int64_t t = 0; t < taps; ++t) {
