@@ -26,6 +26,12 @@ namespace {
 
 constexpr int64_t kBr = 64, kBc = 256;
 
+// Scratch blocks, aligned: Eigen's reductions over a Map start at the first aligned element, so a row sum over a
+// malloc'ed buffer would add in an order that depends on where malloc put it, and a resumed run would drift from
+// the straight one in the last bits.
+template <typename T>
+using Scratch = std::vector<T, Eigen::aligned_allocator<T>>;
+
 // A (B, H, N, D) operand: row n of head bh = b * H + h at data + b * sb + h * sh + n * sn, its D elements contiguous.
 template <typename T>
 struct Heads {
@@ -141,7 +147,7 @@ void forward(const KernelCtx& c) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   const int64_t blocks = (pb.L + kBr - 1) / kBr;
   parallel_for(pb.BH * blocks, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<T> s(kBr * kBc), m(kBr), l(kBr);
+    Scratch<T> s(kBr * kBc), m(kBr), l(kBr);
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t bh = task / blocks, i0 = (task % blocks) * kBr, rows = std::min(kBr, pb.L - i0);
       T* o = out + (bh * pb.L + i0) * pb.Ev;
@@ -193,7 +199,7 @@ void backward(const KernelCtx& c) {
   T* dv = static_cast<T*>(c.out[2].data());
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   parallel_for(pb.BH, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<T> p(kBr * kBc), pd(kBr * kBc), dp(kBr * kBc), D(pb.L);
+    Scratch<T> p(kBr * kBc), pd(kBr * kBc), dp(kBr * kBc), D(pb.L);
     for (int64_t bh = lo; bh < hi; ++bh) {
       T* dqh = dq + bh * pb.L * pb.E;
       T* dkh = dk + bh * pb.S * pb.E;
