@@ -8,21 +8,23 @@
 //
 // Measured (seed 1, 2-core dev box, quiet, us at 1 / 2 threads; "before" is the im2col + per-channel GEMM path):
 //   shape                  pass  before       after (ops/cpu/conv.cpp)   torch 2.15, 2 threads
-//   (4,32,32,32) k3 s1     fwd   1039 / 919   234 / 119  (v4)            196
-//                          dx     851 / 1157  183 / 120  (v4)            fwd+dx+dw 736
-//                          dw    1323 / 1844  323 / 177  (v3)
-//   (4,96,32,32) k3 s2     fwd   1209 / 1012  512 / 406  (v3)            235
-//                          dx    1060 / 1071  790 / 865  (v3)            fwd+dx+dw 3561
-//                          dw    1926 / 1670  502 / 408  (v3)
-//   (4,144,16,16) k3 s1    fwd    989 / 987   177 / 133  (v4)            198
-//                          dx     849 / 826   242 / 151  (v4)            fwd+dx+dw 721
-//                          dw    1735 / 1730  368 / 311  (v3)
-//   (4,960,4,4) k3 s1      fwd   1301 / 1280  430 / 243  (v4)            148
-//                          dx     858 / 849   492 / 250  (v4)            fwd+dx+dw 606
-//                          dw    1511 / 1557  356 / 307  (v4)
-// The ref rows include ds's op dispatch and output allocation, which the variants' rows do not. What is left: dx at
-// stride 2 does not scale to two threads (a strided scatter), and the 4x4 planes are still 1.6x slower than torch
-// (per-plane overhead: 9 loops of 22 per plane; a channels-inner layout would vectorise across planes).
+//   (4,32,32,32) k3 s1     fwd   1039 / 919   208 / 105  (v4)            196
+//                          dx     851 / 1157  297 / 155  (v4)            fwd+dx+dw 736
+//                          dw    1323 / 1844  195 / 113  (v3)
+//   (4,96,32,32) k3 s2     fwd   1209 / 1012  435 / 341  (v3)            235
+//                          dx    1060 / 1071  535 / 478  (v3)            fwd+dx+dw 3561
+//                          dw    1926 / 1670  472 / 333  (v3)
+//   (4,144,16,16) k3 s1    fwd    989 / 987   163 / 132  (v4)            198
+//                          dx     849 / 826   195 / 192  (v4)            fwd+dx+dw 721
+//                          dw    1735 / 1730  360 / 302  (v3)
+//   (4,960,4,4) k3 s1      fwd   1301 / 1280  264 / 221  (v4)            148
+//                          dx     858 / 849   373 / 251  (v4)            fwd+dx+dw 606
+//                          dw    1511 / 1557  363 / 302  (v4)
+// The ref rows include ds's op dispatch and output allocation, which the variants' rows do not; two runs minutes
+// apart differ by up to 1.5x on this box. MobileNetV2 training step, batch 4 at 64x64, 2 threads: 86 ms before,
+// 48-50 ms after, torch 58-66 ms. What is left: the 16x16 and stride-2 shapes barely gain from a second thread, and
+// the 4x4 planes are still 1.5x slower than torch (per-plane overhead: 9 loops of 22 per plane; a channels-inner
+// layout would vectorise across planes).
 //
 //   depthwise_conv2d_lab [--seed S] [--reps R]
 #include <omp.h>
