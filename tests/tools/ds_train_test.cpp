@@ -1,33 +1,13 @@
 // ds-train end to end, as separate processes: a run interrupted after 10 steps and resumed by a fresh process for
 // 10 more ends bitwise where 20 straight steps end; an injected NaN is skipped and counted; a run whose loss stays
 // NaN stops after max_consecutive_skips and leaves its last good checkpoint untouched.
-#include <sys/wait.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include <catch2/catch.hpp>
 
-#include <ds/ds.h>
-#include <ds/io/checkpoint.h>
+#include "tool_test_util.h"
 
-#include "../test_util.h"
-
-namespace fs = std::filesystem;
-using namespace ds;
+using namespace tool_test;
 
 namespace {
-
-struct Dir {
-  fs::path path;
-  explicit Dir(const std::string& name) : path(fs::temp_directory_path() / ("ds_train_test_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Dir() { fs::remove_all(path); }
-};
 
 // A small LeNet-5 run on generated 28x28 images, 4 optimizer steps per epoch, with every stateful piece in play:
 // shuffled data with random crops and flips, two loader workers, dropout-free AdamW with a warmup schedule.
@@ -44,17 +24,7 @@ std::string write_config(const fs::path& dir, const std::string& extra,
 }
 
 // Runs ds-train; returns its exit code and leaves its output in `log`.
-int run(const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(DS_TRAIN_BIN) + " " + args + " > " + log.string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string read(const fs::path& p) {
-  std::stringstream ss;
-  ss << std::ifstream(p).rdbuf();
-  return ss.str();
-}
+int run(const std::string& args, const fs::path& log) { return tool_test::run(DS_TRAIN_BIN, args, log); }
 
 }  // namespace
 
@@ -68,23 +38,7 @@ TEST_CASE("ds-train: 10 steps + save + a fresh process resuming for 10 more equa
   REQUIRE(run(cfg + " --max-steps 20 --checkpoint-dir " + split.string(), dir.path / "c.log") == 0);
   INFO(read(dir.path / "c.log"));
   CHECK(read(dir.path / "c.log").find("resumed from") != std::string::npos);
-  const StateDict a = load_checkpoint((straight / "ckpt-0000000020.dsckpt").string());
-  const StateDict b = load_checkpoint((split / "ckpt-0000000020.dsckpt").string());
-  REQUIRE(a.size() == b.size());
-  int tensors = 0;
-  for (const auto& [name, value] : a) {
-    INFO(name);
-    REQUIRE(b.contains(name));
-    if (const Tensor* t = std::get_if<Tensor>(&value)) {
-      CHECK(equal_bits(*t, b.tensor(name)));
-      ++tensors;
-    } else {
-      CHECK(state_kind_name(value) == state_kind_name(*b.find(name)));
-      if (const int64_t* i = std::get_if<int64_t>(&value)) CHECK(*i == b.integer(name));
-      if (const double* d = std::get_if<double>(&value)) CHECK(*d == b.real(name));
-      if (const std::string* t = std::get_if<std::string>(&value)) CHECK(*t == b.text(name));
-    }
-  }
+  const int tensors = check_same_checkpoint(straight / "ckpt-0000000020.dsckpt", split / "ckpt-0000000020.dsckpt");
   CHECK(tensors > 20);  // model, optimizer moments
   // And the final test accuracy lines agree.
   const std::string la = read(dir.path / "a.log"), lc = read(dir.path / "c.log");
@@ -115,6 +69,6 @@ TEST_CASE("ds-train: an injected NaN is skipped and counted; a NaN that persists
     // Steps 2, 4 and 6 were saved (step 6 is the state after 6 good steps); nothing after the NaNs began.
     CHECK(fs::exists(ck / "ckpt-0000000006.dsckpt"));
     CHECK_FALSE(fs::exists(ck / "ckpt-0000000008.dsckpt"));
-    CHECK(load_checkpoint((ck / "ckpt-0000000006.dsckpt").string()).integer("step") == 6);
+    CHECK(ds::load_checkpoint((ck / "ckpt-0000000006.dsckpt").string()).integer("step") == 6);
   }
 }

@@ -32,3 +32,51 @@ TEST_CASE("config: unknown keys, wrong types and bad values name the file, line 
   CHECK_THROWS_WITH(parse_config("model: {name: [1, 2\n", "g.yaml"), Catch::Contains("g.yaml") && Catch::Contains("not valid YAML"));
   CHECK_THROWS_WITH(parse_config("data:\n  shuffle: maybe\n", "h.yaml"), Catch::Contains("h.yaml:2: key 'data.shuffle' must be true or false"));
 }
+
+TEST_CASE("config: the text keys (gpt, bert, kjv, tokenizer) are read and checked", "[tools][config]") {
+  const auto c = parse_config("model: {name: gpt, n_layer: 2, n_head: 4, n_embd: 64, block_size: 96, dropout: 0.1}\n"
+                              "data:\n  dataset: kjv\n  tokenizer: {dir: tok, vocab_size: 1000, min_frequency: 3}\n"
+                              "  context_length: 64\n  windows_per_epoch: 100\n  heldout_fraction: 0.1\n"
+                              "  max_eval_examples: 7\n  mlm_probability: 0.2\n"
+                              "training: {eval_interval: 25}\n", "t.yaml");
+  CHECK(c.model.name == "gpt");
+  CHECK((c.model.n_layer == 2 && c.model.n_head == 4 && c.model.n_embd == 64 && c.model.block_size == 96));
+  CHECK(c.model.dropout == 0.1);
+  CHECK(c.data.dataset == "kjv");
+  CHECK(c.data.tokenizer.dir == "tok");
+  CHECK(c.data.tokenizer.vocab_size == 1000);
+  CHECK(c.data.tokenizer.min_frequency == 3);
+  CHECK(c.data.context_length == 64);
+  CHECK(c.data.windows_per_epoch == 100);
+  CHECK(c.data.heldout_fraction == 0.1);
+  CHECK(c.data.max_eval_examples == 7);
+  CHECK(c.data.mlm_probability == 0.2);
+  CHECK(c.training.eval_interval == 25);
+  const auto b = parse_config("model: {name: bert}\ndata: {dataset: kjv, tokenizer: {dir: t}}\n", "b.yaml");
+  CHECK(b.model.n_embd == 256);  // defaults
+  CHECK(b.data.tokenizer.vocab_size == 4096);
+  CHECK(b.data.context_length == 0);
+
+  // Each mistake, and the message it gives: file "c.yaml", then the line.
+  const std::string gpt = "model: {name: gpt}\n", kjv = "data:\n  dataset: kjv\n  tokenizer: {dir: t}\n";
+  const std::pair<std::string, std::string> mistakes[] = {
+      {gpt + "data: {dataset: fashion_mnist}\n", ":2: key 'data.dataset' must be a text data set (kjv) for model 'gpt'"},
+      {"model: {name: lenet5}\n" + kjv, ":3: key 'data.dataset' 'kjv' is text: it needs model gpt or bert"},
+      {gpt + "data: {dataset: kjv}\n", ":2: key 'data.tokenizer' needs dir: the folder of the tokenizer"},
+      {gpt + "data:\n  dataset: kjv\n  tokenizer: {vocab_size: 300}\n", ":4: key 'data.tokenizer' needs dir"},
+      {gpt + kjv + "  context_length: 129\n", ":5: key 'data.context_length' must be in [0, model.block_size = 128]"},
+      {"model: {name: gpt, n_head: 3}\n" + kjv, ":1: key 'model.n_embd' must be a positive multiple of n_head (3), got 256"},
+      {gpt + "data:\n  dataset: kjv\n  tokenizer: {dir: t, vocab_size: 100}\n",
+       ":4: key 'data.tokenizer.vocab_size' must be in [262, 65536], got 100"},
+      {gpt + "data:\n  dataset: kjv\n  tokenizer: {dir: t, vocab: 1}\n", ":4: unknown key 'data.tokenizer.vocab'"},
+      {gpt + kjv + "  normalize_mean: [0.5]\n  normalize_std: [0.5]\n", ":5: key 'data.normalize_mean' is an image transform"},
+      {"model: {name: gpt, dropout: 1}\n" + kjv, ":1: key 'model.dropout' must be in [0, 1)"},
+      {gpt + kjv + "  heldout_fraction: 0\n", ":5: key 'data.heldout_fraction' must be in (0, 0.5)"},
+      {gpt + kjv + "training: {eval_interval: -1}\n", ":5: key 'training.eval_interval' must be >= 0"},
+      {"model: {name: bert, block_size: 2}\n" + kjv, ":1: key 'model.block_size' must be at least 3"},
+  };
+  for (const auto& [yaml, message] : mistakes) {
+    INFO(yaml);
+    CHECK_THROWS_WITH(parse_config(yaml, "c.yaml"), Catch::Contains("[config] c.yaml" + message));
+  }
+}

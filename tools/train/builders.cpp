@@ -33,6 +33,17 @@ std::shared_ptr<nn::Module> build_model(const ModelConfig& c, const data::Sample
   return models::resnet50(c.num_classes);
 }
 
+models::GPTConfig gpt_config(const ModelConfig& c, int64_t vocab_size) {
+  return {.vocab_size = vocab_size, .block_size = c.block_size, .n_layer = c.n_layer, .n_head = c.n_head,
+          .n_embd = c.n_embd, .dropout = c.dropout};
+}
+
+models::BertConfig bert_config(const ModelConfig& c, int64_t vocab_size, int64_t pad_id) {
+  return {.vocab_size = vocab_size, .hidden_size = c.n_embd, .num_hidden_layers = c.n_layer,
+          .num_attention_heads = c.n_head, .intermediate_size = 4 * c.n_embd, .max_position_embeddings = c.block_size,
+          .pad_token_id = pad_id, .hidden_dropout_prob = c.dropout, .attention_probs_dropout_prob = c.dropout};
+}
+
 DataSets build_datasets(const DataConfig& c, int64_t num_classes, uint64_t seed) {
   if (c.dataset == "fashion_mnist") {
     if (num_classes != 10) throw_error("ds-train", "fashion_mnist has 10 classes, the model asks for " + std::to_string(num_classes));

@@ -3,6 +3,8 @@
 #include <memory>
 
 #include <ds/data/dataloader.h>
+#include <ds/models/nlp/bert.h>
+#include <ds/models/nlp/gpt.h>
 #include <ds/nn/module.h>
 #include <ds/optim/lr_scheduler.h>
 #include <ds/optim/optimizer.h>
@@ -12,6 +14,10 @@
 namespace ds::train {
 
 std::shared_ptr<nn::Module> build_model(const ModelConfig& c, const data::SampleSpec& input);
+// The transformers of model.name gpt and bert, for a tokenizer of vocab_size tokens (pad_id: BERT's [PAD]); ds-train
+// and ds-generate build them from here, so a checkpoint's names and shapes always match.
+models::GPTConfig gpt_config(const ModelConfig& c, int64_t vocab_size);
+models::BertConfig bert_config(const ModelConfig& c, int64_t vocab_size, int64_t pad_id);
 
 struct DataSets {
   std::shared_ptr<const data::Dataset> train, test;

@@ -89,6 +89,37 @@ class Section {
   std::set<std::string> read_;
 };
 
+// The text keys of `data` (tokenizer, context, windows, held-out split), checked against the model they feed.
+void read_text_data(Section& s, DataConfig& d, const ModelConfig& m, bool text_data) {
+  {
+    Section t = s.section("tokenizer");
+    t.get("dir", d.tokenizer.dir);
+    t.get("vocab_size", d.tokenizer.vocab_size);
+    // 256 byte tokens + the special tokens (5) + at least one merge; ids must fit the u16 token shards.
+    t.check(d.tokenizer.vocab_size >= 262 && d.tokenizer.vocab_size <= 65536, "vocab_size",
+            "must be in [262, 65536], got " + std::to_string(d.tokenizer.vocab_size));
+    t.get("min_frequency", d.tokenizer.min_frequency);
+    t.check(d.tokenizer.min_frequency >= 1, "min_frequency", "must be >= 1");
+    t.finish();
+  }
+  s.check(!text_data || !d.tokenizer.dir.empty(), "tokenizer",
+          "needs dir: the folder of the tokenizer (vocab.json, merges.txt; trained there when missing)");
+  s.get("context_length", d.context_length);
+  s.check(d.context_length >= 0 && d.context_length <= m.block_size, "context_length",
+          "must be in [0, model.block_size = " + std::to_string(m.block_size) + "] (0: block_size), got " +
+              std::to_string(d.context_length));
+  s.check(!(m.name == "bert" && d.context_length > 0 && d.context_length < 3), "context_length",
+          "must be at least 3 for bert ([CLS] a [SEP] b [SEP])");
+  s.get("windows_per_epoch", d.windows_per_epoch);
+  s.check(d.windows_per_epoch >= 1, "windows_per_epoch", "must be positive");
+  s.get("heldout_fraction", d.heldout_fraction);
+  s.check(d.heldout_fraction > 0 && d.heldout_fraction < 0.5, "heldout_fraction", "must be in (0, 0.5)");
+  s.get("max_eval_examples", d.max_eval_examples);
+  s.check(d.max_eval_examples >= 0, "max_eval_examples", "must be >= 0 (0: all)");
+  s.get("mlm_probability", d.mlm_probability);
+  s.check(d.mlm_probability > 0 && d.mlm_probability < 1, "mlm_probability", "must be in (0, 1)");
+}
+
 }  // namespace
 
 TrainConfig parse_config(const std::string& yaml, const std::string& name) {
@@ -104,16 +135,33 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
   {
     Section s = top.section("model");
     s.get("name", c.model.name);
-    s.one_of("name", c.model.name, {"lenet5", "mlp", "resnet18", "resnet34", "resnet50"});
+    s.one_of("name", c.model.name, {"lenet5", "mlp", "resnet18", "resnet34", "resnet50", "gpt", "bert"});
     s.get("num_classes", c.model.num_classes);
     s.check(c.model.num_classes > 1, "num_classes", "must be at least 2");
     s.get("hidden", c.model.hidden);
+    ModelConfig& m = c.model;
+    s.get("n_layer", m.n_layer);
+    s.check(m.n_layer >= 1, "n_layer", "must be positive");
+    s.get("n_head", m.n_head);
+    s.check(m.n_head >= 1, "n_head", "must be positive");
+    s.get("n_embd", m.n_embd);
+    s.check(m.n_embd >= 1 && m.n_embd % m.n_head == 0, "n_embd",
+            "must be a positive multiple of n_head (" + std::to_string(m.n_head) + "), got " + std::to_string(m.n_embd));
+    s.get("block_size", m.block_size);
+    s.check(m.block_size >= 3, "block_size", "must be at least 3");
+    s.get("dropout", m.dropout);
+    s.check(m.dropout >= 0 && m.dropout < 1, "dropout", "must be in [0, 1)");
     s.finish();
   }
+  const bool text_model = c.model.name == "gpt" || c.model.name == "bert";
   {
     Section s = top.section("data");
     s.get("dataset", c.data.dataset);
-    s.one_of("dataset", c.data.dataset, {"fashion_mnist", "pattern_images", "blobs"});
+    s.one_of("dataset", c.data.dataset, {"fashion_mnist", "pattern_images", "blobs", "kjv"});
+    const bool text_data = c.data.dataset == "kjv";
+    s.check(text_data == text_model, "dataset",
+            text_model ? "must be a text data set (kjv) for model '" + c.model.name + "', got '" + c.data.dataset + "'"
+                       : "'kjv' is text: it needs model gpt or bert, the model is '" + c.model.name + "'");
     s.get("root", c.data.root);
     s.get("batch_size", c.data.batch_size);
     s.check(c.data.batch_size > 0, "batch_size", "must be positive");
@@ -132,6 +180,13 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
     s.check(c.data.horizontal_flip >= 0 && c.data.horizontal_flip <= 1, "horizontal_flip", "must be a probability in [0, 1]");
     s.get("generated_size", c.data.generated_size);
     s.check(c.data.generated_size >= 8, "generated_size", "must be at least 8");
+    if (text_data) {  // the image transforms would meet token ids
+      const std::string why = "is an image transform: the text data set kjv has none";
+      s.check(c.data.normalize_mean.empty(), "normalize_mean", why);
+      s.check(c.data.random_crop_padding == 0, "random_crop_padding", why);
+      s.check(c.data.horizontal_flip == 0, "horizontal_flip", why);
+    }
+    read_text_data(s, c.data, c.model, text_data);
     s.finish();
   }
   {
@@ -180,6 +235,8 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
     s.get("max_consecutive_skips", c.training.max_consecutive_skips);
     s.check(c.training.max_consecutive_skips > 0, "max_consecutive_skips", "must be positive");
     s.get("evaluate", c.training.evaluate);
+    s.get("eval_interval", c.training.eval_interval);
+    s.check(c.training.eval_interval >= 0, "eval_interval", "must be >= 0");
     s.get("threads", c.training.threads);
     s.finish();
   }

@@ -9,22 +9,43 @@
 namespace ds::train {
 
 struct ModelConfig {
-  std::string name = "lenet5";  // lenet5 | mlp | resnet18 | resnet34 | resnet50
+  std::string name = "lenet5";  // lenet5 | mlp | resnet18 | resnet34 | resnet50 | gpt | bert
   int64_t num_classes = 10;
   std::vector<int64_t> hidden{512, 512};  // mlp only
+  // gpt and bert (the vocabulary size comes from data.tokenizer): layers, heads, width (BERT's intermediate layer is
+  // 4 * n_embd, as in bert-base), learned positions, and dropout in training mode.
+  int64_t n_layer = 4, n_head = 4, n_embd = 256, block_size = 128;
+  double dropout = 0.0;
+};
+
+// The byte-level BPE tokenizer of the text data sets: trained on the training text when `dir` holds no
+// vocab.json/merges.txt and saved there, loaded otherwise; the encoded corpus is cached next to it.
+struct TokenizerConfig {
+  std::string dir;  // required for text data sets
+  int64_t vocab_size = 4096;  // special tokens + 256 byte tokens + merges
+  int64_t min_frequency = 2;
 };
 
 struct DataConfig {
-  std::string dataset = "fashion_mnist";  // fashion_mnist | pattern_images (generated) | blobs (generated)
+  std::string dataset = "fashion_mnist";  // fashion_mnist | pattern_images (generated) | blobs (generated) | kjv (text)
   std::string root = "/usr/share/datasets/fashion-mnist";
   int64_t batch_size = 64;
-  int64_t eval_batch_size = 1000;
+  int64_t eval_batch_size = 1000;  // text: each batch makes (B, T, vocab) f32 logits, so keep it small
+  int64_t max_eval_examples = 0;  // evaluate on the first this many test (held-out) examples; 0: all
   int num_workers = 1;
   bool shuffle = true;
   std::vector<double> normalize_mean, normalize_std;  // empty: no normalisation
   int64_t random_crop_padding = 0;                    // 0: no random crop
   double horizontal_flip = 0;                         // probability; 0: none
   int64_t generated_size = 2048;                      // generated data sets: training examples (test: a quarter)
+  // Text (dataset kjv, for gpt and bert):
+  TokenizerConfig tokenizer;
+  int64_t context_length = 0;        // tokens per example; 0: model.block_size
+  // Training examples per epoch (gpt: windows at random starts; bert: verse pairs with their masks), drawn once from
+  // the seed: every epoch replays the same ones in a new order, so prefer one epoch and training.eval_interval.
+  int64_t windows_per_epoch = 4096;
+  double heldout_fraction = 0.05;    // the last verses of the text, by verse order, held out for evaluation
+  double mlm_probability = 0.15;     // bert: chance that a token is chosen for the masked-LM loss
 };
 
 struct OptimizerConfig {
@@ -56,6 +77,7 @@ struct TrainingConfig {
   int64_t log_interval = 100;
   int64_t max_consecutive_skips = 5;  // non-finite steps in a row before the run stops
   bool evaluate = true;               // test accuracy after each epoch
+  int64_t eval_interval = 0;          // also evaluate every this many steps; 0: only after each epoch
   int threads = 0;                    // 0: the default (all cores)
   int64_t stop_after = 0;             // command line only: save and stop after this many steps, as if interrupted
 };

@@ -12,8 +12,8 @@ namespace ds::train {
 
 using Clock = std::chrono::steady_clock;
 
-Progress::Progress(const TrainConfig& cfg, int64_t parameters, int64_t batches_per_epoch)
-    : cfg_(cfg), batches_(batches_per_epoch), tty_(isatty(STDOUT_FILENO) != 0) {
+Progress::Progress(const TrainConfig& cfg, int64_t parameters, int64_t batches_per_epoch, const char* unit)
+    : cfg_(cfg), unit_(unit), batches_(batches_per_epoch), tty_(isatty(STDOUT_FILENO) != 0) {
   run_start_ = Clock::now();
   if (!cfg.metrics_csv.empty()) {
     const auto parent = std::filesystem::path(cfg.metrics_csv).parent_path();
@@ -21,7 +21,7 @@ Progress::Progress(const TrainConfig& cfg, int64_t parameters, int64_t batches_p
     const bool fresh = !std::filesystem::exists(cfg.metrics_csv);
     csv_.open(cfg.metrics_csv, std::ios::app);
     if (!csv_) throw_error("ds-train", "cannot write the metrics file " + cfg.metrics_csv);
-    if (fresh) csv_ << "kind,epoch,step,loss,accuracy,lr,samples_per_s,elapsed_s\n";
+    if (fresh) csv_ << fmt::format("kind,epoch,step,loss,accuracy,lr,{}_per_s,elapsed_s\n", unit_);
   }
   fmt::print("ds-train: {} ({} parameters), {} on {}, {} batches of {} per epoch, {} epochs\n", cfg.model.name,
              parameters, cfg.optimizer.name, cfg.data.dataset, batches_per_epoch, cfg.data.batch_size, cfg.training.epochs);
@@ -59,31 +59,35 @@ void Progress::step(int64_t step, double loss, double lr, int64_t position) {
                                        static_cast<double>(position_ - start_position_)
                                  : 0.0;
     const auto eta = static_cast<int64_t>(per_batch * static_cast<double>(batches_ - position_));
-    fmt::print("\repoch {}/{} [{}{}] {}/{} step {} loss {:.4f} {:.0f} samples/s ETA {}:{:02d}  ", epoch_ + 1,
+    fmt::print("\repoch {}/{} [{}{}] {}/{} step {} loss {:.4f} {:.0f} {}/s ETA {}:{:02d}  ", epoch_ + 1,
                cfg_.training.epochs, std::string(static_cast<size_t>(filled), '='),
                std::string(static_cast<size_t>(width - filled), ' '), position_, batches_, step, loss_avg_, rate(),
-               eta / 60, eta % 60);
+               unit_, eta / 60, eta % 60);
     std::fflush(stdout);
   } else if (log_now) {
-    fmt::print("epoch {} step {} batch {}/{} loss {:.4f} lr {:.3g} {:.0f} samples/s\n", epoch_ + 1, step, position_,
-               batches_, loss, lr, rate());
+    fmt::print("epoch {} step {} batch {}/{} loss {:.4f} lr {:.3g} {:.0f} {}/s\n", epoch_ + 1, step, position_,
+               batches_, loss, lr, rate(), unit_);
     std::fflush(stdout);
   }
 }
 
 void Progress::end_epoch() {
   if (tty_) fmt::print("\n");
-  fmt::print("epoch {} done: {} steps, {:.1f} s, {:.0f} samples/s\n", epoch_ + 1, steps_in_epoch_,
-             std::chrono::duration<double>(Clock::now() - epoch_start_).count(), rate());
+  fmt::print("epoch {} done: {} steps, {:.1f} s, {:.0f} {}/s\n", epoch_ + 1, steps_in_epoch_,
+             std::chrono::duration<double>(Clock::now() - epoch_start_).count(), rate(), unit_);
   std::fflush(stdout);
 }
 
-void Progress::evaluation(int64_t epoch, int64_t step, double accuracy, double loss) {
-  fmt::print("epoch {} test: accuracy {:.4f} loss {:.4f}\n", epoch + 1, accuracy, loss);
+void Progress::evaluation(int64_t epoch, int64_t step, const Evaluation& e, bool end_of_epoch) {
+  std::string extra;
+  for (const auto& [name, value] : e.extra) extra += fmt::format(" {} {:.4f}", name, value);
+  if (tty_ && !end_of_epoch) fmt::print("\n");  // below the progress bar
+  fmt::print("epoch {}{} test: accuracy {:.4f} loss {:.4f}{}\n", epoch + 1,
+             end_of_epoch ? "" : fmt::format(" step {}", step), e.accuracy, e.loss, extra);
   std::fflush(stdout);
   if (csv_) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - run_start_).count();
-    csv_ << fmt::format("eval,{},{},{:.6f},{:.6f},,,{:.2f}\n", epoch + 1, step, loss, accuracy, elapsed);
+    csv_ << fmt::format("eval,{},{},{:.6f},{:.6f},,,{:.2f}\n", epoch + 1, step, e.loss, e.accuracy, elapsed);
     csv_.flush();
   }
 }

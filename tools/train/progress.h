@@ -6,22 +6,26 @@
 #include <fstream>
 
 #include "config.h"
+#include "task.h"
 
 namespace ds::train {
 
 class Progress {
  public:
-  Progress(const TrainConfig& cfg, int64_t parameters, int64_t batches_per_epoch);
+  // unit: what add_samples counts and the rates are in ("samples", "tokens").
+  Progress(const TrainConfig& cfg, int64_t parameters, int64_t batches_per_epoch, const char* unit = "samples");
   void start_epoch(int64_t epoch, int64_t position);
   void add_samples(int64_t n) { samples_ += n; }
   void step(int64_t step, double loss, double lr, int64_t position);
   void end_epoch();
-  void evaluation(int64_t epoch, int64_t step, double accuracy, double loss);
+  // end_of_epoch: the epoch's evaluation; otherwise one of training.eval_interval's, inside the epoch.
+  void evaluation(int64_t epoch, int64_t step, const Evaluation& e, bool end_of_epoch);
   void finish(double seconds);
 
  private:
-  double rate() const;  // samples per second since the epoch started
+  double rate() const;  // units per second since the epoch started
   const TrainConfig& cfg_;
+  const char* unit_;
   int64_t batches_, epoch_ = 0, position_ = 0, start_position_ = 0, samples_ = 0, steps_in_epoch_ = 0;
   double loss_avg_ = 0;
   bool tty_;

@@ -13,12 +13,12 @@
 #include <ds/core/logging.h>
 #include <ds/core/rng.h>
 #include <ds/io/checkpoint_manager.h>
-#include <ds/ops/nn_functional.h>
 #include <ds/ops/ops.h>
 #include <ds/optim/clip_grad.h>
 
 #include "builders.h"
 #include "progress.h"
+#include "task.h"
 
 namespace ds::train {
 namespace {
@@ -28,8 +28,8 @@ constexpr const char* kFormat = "ds-train/1";
 
 struct Run {
   const TrainConfig& cfg;
+  std::unique_ptr<Task> task;
   std::shared_ptr<nn::Module> model;
-  DataSets sets;
   std::unique_ptr<data::DataLoader> train_loader, test_loader;
   std::unique_ptr<optim::Optimizer> opt;
   std::unique_ptr<optim::LRScheduler> sched;
@@ -70,21 +70,28 @@ struct Run {
     return path;
   }
 
-  // Accuracy and mean loss over the test set, in eval mode without autograd.
-  std::pair<double, double> evaluate() {
+  // The task's metrics over the test set (its first max_eval_examples examples when set), in eval mode without
+  // autograd. Nothing it does touches the training state, so evaluating never changes a resumed run.
+  Evaluation evaluate() {
     NoGradGuard no_grad;
     model->eval();
-    int64_t correct = 0, n = 0;
-    double loss_sum = 0;
     test_loader->set_epoch(0);
-    while (auto b = test_loader->next()) {
-      const Tensor logits = model->forward(b->input);
-      loss_sum += cross_entropy(logits, b->target, Reduction::Sum).item<double>();
-      correct += sum(argmax(logits, 1) == b->target).item<int64_t>();
-      n += b->target.size(0);
-    }
+    const int64_t limit = cfg.data.max_eval_examples;
+    int64_t seen = 0;
+    const Evaluation e = task->evaluate([&]() -> std::optional<data::Batch> {
+      if (limit > 0 && seen >= limit) return std::nullopt;
+      std::optional<data::Batch> b = test_loader->next();
+      if (!b) return b;
+      const int64_t n = b->input.size(0);
+      if (limit > 0 && seen + n > limit) {
+        b->input = b->input.narrow(0, 0, limit - seen);
+        b->target = b->target.narrow(0, 0, limit - seen);
+      }
+      seen += b->input.size(0);
+      return b;
+    });
     model->train();
-    return {static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(n, 1)), loss_sum / static_cast<double>(std::max<int64_t>(n, 1))};
+    return e;
   }
 
   // Runs the forward pass again in anomaly mode to name the first op that produced a non-finite value.
@@ -92,7 +99,7 @@ struct Run {
     try {
       DetectAnomalyGuard anomaly;
       NoGradGuard no_grad;
-      cross_entropy(model->forward(b.input), b.target);
+      task->loss(b);
     } catch (const Error& e) {
       return e.what();
     }
@@ -108,10 +115,10 @@ RunResult run_training(const TrainConfig& cfg) {
   if (cfg.training.threads > 0) set_num_threads(cfg.training.threads);
   manual_seed(cfg.training.seed);
   Run r{cfg};
-  r.sets = build_datasets(cfg.data, cfg.model.num_classes, cfg.training.seed);
-  r.model = build_model(cfg.model, r.sets.train->spec());
-  r.train_loader = build_loader(cfg.data, r.sets.train, true, cfg.training.seed);
-  r.test_loader = build_loader(cfg.data, r.sets.test, false, cfg.training.seed);
+  r.task = make_task(cfg);
+  r.model = r.task->model;
+  r.train_loader = build_loader(cfg.data, r.task->train_set, true, cfg.training.seed);
+  r.test_loader = build_loader(cfg.data, r.task->test_set, false, cfg.training.seed);
   r.opt = build_optimizer(cfg.optimizer, r.model->parameters());
   const int64_t accum = cfg.optimizer.grad_accumulation;
   const int64_t steps_per_epoch = std::max<int64_t>(1, r.train_loader->num_batches() / accum);
@@ -130,11 +137,17 @@ RunResult run_training(const TrainConfig& cfg) {
       }
   }
 
-  Progress progress(cfg, r.model->parameter_count(), r.train_loader->num_batches());
+  Progress progress(cfg, r.model->parameter_count(), r.train_loader->num_batches(), r.task->unit());
   const std::vector<Tensor> params = r.model->parameters();
   const auto t0 = Clock::now();
   r.model->train();
   bool done = r.step >= r.total_steps, interrupted = false;
+  std::optional<Evaluation> last_eval;
+  auto evaluate = [&](int64_t epoch, bool end_of_epoch) {
+    last_eval = r.evaluate();
+    result.test_accuracy = last_eval->accuracy;
+    progress.evaluation(epoch, r.step, *last_eval, end_of_epoch);
+  };
   // A run resumed at the end of an epoch goes on with the next one.
   int64_t first_epoch = r.train_loader->epoch();
   if (r.train_loader->position() >= r.train_loader->num_batches()) ++first_epoch;
@@ -145,7 +158,7 @@ RunResult run_training(const TrainConfig& cfg) {
     double loss_acc = 0;
     bool bad = false;
     while (auto b = r.train_loader->next()) {
-      Tensor loss = cross_entropy(r.model->forward(b->input), b->target);
+      Tensor loss = r.task->loss(*b);
       double lv = loss.item<double>();
       for (int64_t s : cfg.debug.nan_at_steps)
         if (s == r.step) {
@@ -158,7 +171,7 @@ RunResult run_training(const TrainConfig& cfg) {
         log_warn(fmt::format("step {}: the loss is {}; {}", r.step, lv, r.first_bad_op(*b)));
       }
       loss_acc += lv / static_cast<double>(accum);
-      progress.add_samples(b->target.size(0));
+      progress.add_samples(r.task->count(*b));
       if (++micro < accum) continue;
       micro = 0;
       // One optimizer step, unless the loss or a gradient is not finite: then the step is skipped and counted.
@@ -196,17 +209,18 @@ RunResult run_training(const TrainConfig& cfg) {
       }
       if (r.ckpt && r.consecutive == 0 && (done || (cfg.checkpoint.interval > 0 && r.step % cfg.checkpoint.interval == 0)))
         result.last_checkpoint = r.save();
+      // training.eval_interval's evaluations inside an epoch; one on an epoch's last step is left to the epoch's own.
+      if (!done && cfg.training.evaluate && cfg.training.eval_interval > 0 && r.step % cfg.training.eval_interval == 0 &&
+          r.train_loader->position() < r.train_loader->num_batches())
+        evaluate(epoch, false);
       if (done) break;
     }
     progress.end_epoch();
-    if (cfg.training.evaluate && !result.stopped_by_guard && !interrupted) {
-      const auto [acc, loss] = r.evaluate();
-      result.test_accuracy = acc;
-      progress.evaluation(epoch, r.step, acc, loss);
-    }
+    if (cfg.training.evaluate && !result.stopped_by_guard && !interrupted) evaluate(epoch, true);
   }
   if (r.ckpt && !result.stopped_by_guard && !interrupted && (result.last_checkpoint.empty() || CheckpointManager::step_of(result.last_checkpoint) != r.step))
     result.last_checkpoint = r.save();
+  if (last_eval) result.summary = r.task->summary(*last_eval);
   result.steps = r.step;
   result.skipped = r.skipped;
   progress.finish(std::chrono::duration<double>(Clock::now() - t0).count());

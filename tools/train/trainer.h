@@ -4,6 +4,7 @@
 // terminal, and checkpoints that resume the run exactly (model, optimizer, schedule, data position, RNG, step).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config.h"
 
@@ -16,6 +17,7 @@ struct RunResult {
   double last_loss = 0;
   bool stopped_by_guard = false;  // max_consecutive_skips was reached
   std::string last_checkpoint;    // path of the newest checkpoint written or resumed from
+  std::vector<std::string> summary;  // the task's closing lines after an evaluation (e.g. the LM's unigram comparison)
 };
 
 // Runs the training the config describes. Progress goes to stdout (a bar on a terminal, log lines otherwise).
