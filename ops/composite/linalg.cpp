@@ -36,16 +36,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   DS_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear",
            "input {} does not end in in_features = {} of weight {}", shape_str(x.sizes()), weight.size(1),
            shape_str(weight.sizes()));
-  // (..., in) runs as one (rows, in) GEMM: as a batched product the weight's gradient would be one GEMM per batch
-  // entry plus a sum over the batch (measured on GPT-mini's (B, T, C) activations: a tenth of the step).
-  Tensor y;
-  if (x.dim() > 2) {
-    Shape out(x.sizes().begin(), x.sizes().end());
-    out.back() = weight.size(0);
-    y = matmul(x.reshape({-1, x.size(-1)}), weight.t()).view(out);
-  } else {
-    y = matmul(x, weight.t());
-  }
+  Tensor y = matmul(x, weight.t());
   if (bias.defined()) {
     DS_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear", "bias {} does not match out_features {}",
              shape_str(bias.sizes()), weight.size(0));

@@ -91,6 +91,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     return call_op1(OpId::matmul, {a.unsqueeze(0), b.unsqueeze(1)}).reshape({});
   if (a.dim() == 1) return call_op1(OpId::matmul, {a.unsqueeze(0), b}).squeeze(-2);
   if (b.dim() == 1) return call_op1(OpId::matmul, {a, b.unsqueeze(1)}).squeeze(-1);
+  if (a.dim() > 2 && b.dim() == 2 && a.size(-1) == b.size(0)) {  // (a mismatch is reported on the original shapes)
+    // (..., n, k) @ (k, m) folds a's batch dims into rows, as torch does: one GEMM, and b's gradient one GEMM over
+    // all rows instead of one per batch entry plus a sum (measured on GPT-mini's Linear layers: a tenth of the step).
+    Shape out(a.sizes().begin(), a.sizes().end());
+    out.back() = b.size(1);
+    return call_op1(OpId::matmul, {a.reshape({-1, a.size(-1)}), b}).view(out);
+  }
   return call_op1(OpId::matmul, {a, b});
 }
 
