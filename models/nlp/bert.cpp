@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ds/core/detail/check.h>
+#include <ds/models/nlp/detail/named_configs.h>
 #include <ds/nn/init.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
@@ -65,20 +66,12 @@ int64_t BertConfig::pretraining_parameter_count() const {
 }
 
 BertConfig BertConfig::named(std::string_view name) {
-  for (const NamedConfig& n : kNamed)
-    if (n.name == name)
-      return {.vocab_size = n.vocab_size, .hidden_size = n.hidden, .num_hidden_layers = n.layers,
-              .num_attention_heads = n.heads, .intermediate_size = 4 * n.hidden};
-  std::string known;
-  for (const NamedConfig& n : kNamed) known += (known.empty() ? "" : ", ") + std::string(n.name);
-  DS_FAIL("BERT", "unknown config '{}'; known: {}", name, known);
+  const NamedConfig& n = detail::find_named(kNamed, name, "BERT");
+  return {.vocab_size = n.vocab_size, .hidden_size = n.hidden, .num_hidden_layers = n.layers,
+          .num_attention_heads = n.heads, .intermediate_size = 4 * n.hidden};
 }
 
-std::vector<std::string> BertConfig::names() {
-  std::vector<std::string> v;
-  for (const NamedConfig& n : kNamed) v.emplace_back(n.name);
-  return v;
-}
+std::vector<std::string> BertConfig::names() { return detail::names_of(kNamed); }
 
 BertEmbeddings::BertEmbeddings(const BertConfig& c) : Module("BertEmbeddings") {
   word_embeddings = register_module("word_embeddings", embedding(c.vocab_size, c.hidden_size, c.pad_token_id));

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ds/core/detail/check.h>
+#include <ds/models/nlp/detail/named_configs.h>
 #include <ds/nn/init.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
@@ -57,18 +58,11 @@ double GPTConfig::flops_per_token(int64_t context) const {
 }
 
 GPTConfig GPTConfig::named(std::string_view name) {
-  for (const NamedConfig& n : kNamed)
-    if (n.name == name) return {.block_size = n.block_size, .n_layer = n.n_layer, .n_head = n.n_head, .n_embd = n.n_embd};
-  std::string known;
-  for (const NamedConfig& n : kNamed) known += (known.empty() ? "" : ", ") + std::string(n.name);
-  DS_FAIL("GPT", "unknown config '{}'; known: {}", name, known);
+  const NamedConfig& n = detail::find_named(kNamed, name, "GPT");
+  return {.block_size = n.block_size, .n_layer = n.n_layer, .n_head = n.n_head, .n_embd = n.n_embd};
 }
 
-std::vector<std::string> GPTConfig::names() {
-  std::vector<std::string> v;
-  for (const NamedConfig& n : kNamed) v.emplace_back(n.name);
-  return v;
-}
+std::vector<std::string> GPTConfig::names() { return detail::names_of(kNamed); }
 
 CausalSelfAttention::CausalSelfAttention(const GPTConfig& c)
     : Module("CausalSelfAttention"), n_head_(c.n_head), dropout_(c.dropout) {
