@@ -9,6 +9,10 @@ bool cuda_built();
 // Number of GPUs the CUDA backend sees (0 when not built, or no driver or device).
 int cuda_device_count();
 inline bool cuda_is_available() { return cuda_device_count() > 0; }
+// The GPU's name ("NVIDIA H200"); "ds cudasim ..." in libds_cudasim, whose CUDA backend runs on the CPU.
+std::string cuda_device_name(int device = 0);
+// Whether this library's CUDA backend is cudasim (the CPU emulation the cudasim tests run on).
+bool cuda_is_simulated();
 // Waits until all work queued on GPU `device` has finished; throws ds::Error where there is no such GPU.
 void cuda_synchronize(int device = 0);
 

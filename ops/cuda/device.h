@@ -9,9 +9,9 @@ namespace ds::cuda {
 int device_count();
 // "NVIDIA H100 80GB HBM3" for device i.
 std::string device_name(int i);
+// Whether this is the cudasim build of the backend (DS_CUDASIM).
+bool is_simulated();
 // Waits for all work queued on device i (cudaDeviceSynchronize).
 void synchronize(int device);
-// Fills n floats with `value` on the GPU and copies them back into host: a check that kernels launch here.
-void fill_on_device(float* host, int64_t n, float value);
 
 }  // namespace ds::cuda

@@ -17,6 +17,25 @@ int cuda_device_count() {
 #endif
 }
 
+std::string cuda_device_name(int device) {
+  const int n = cuda_device_count();
+  DS_CHECK(device >= 0 && device < n, "cuda_device_name", "cuda:{} does not exist: this machine has {} CUDA device(s)",
+           device, n);
+#if DS_HAVE_CUDA
+  return cuda::device_name(device);
+#else
+  return {};
+#endif
+}
+
+bool cuda_is_simulated() {
+#if DS_HAVE_CUDA
+  return cuda::is_simulated();
+#else
+  return false;
+#endif
+}
+
 void cuda_synchronize(int device) {
   const int n = cuda_device_count();
   DS_CHECK(device >= 0 && device < n, "cuda_synchronize", "cuda:{} does not exist: {}", device,
