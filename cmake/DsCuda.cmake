@@ -10,8 +10,11 @@ if(NOT DS_CUDA STREQUAL "OFF")
     # Set before enable_language so CMake does not probe for a GPU this machine may not have.
     set(CMAKE_CUDA_ARCHITECTURES ${DS_CUDA_ARCHS})
     enable_language(CUDA)
-    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 knows no CUDA20 flags for nvcc; device code needs no C++20
-    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    # The kernels include ds headers (C++20: span, bit_cast, designated initialisers). CMake 3.25 does not know
+    # nvcc's C++20 flag; nvcc 12+ takes -std=c++20, so CMake is told it.
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA_STANDARD 20)
     find_package(CUDAToolkit REQUIRED)
     find_package(CUDNN)
     find_package(NCCL)

@@ -8,7 +8,7 @@
 #define DS_PRIMITIVES(X)                                                                          \
   /* factories and copies: ops/defs/factory.cpp */                                                \
   X(full, Kernel) X(arange, Kernel) X(linspace, Kernel) X(eye, Kernel) X(rand, Kernel)            \
-  X(randn, Kernel) X(randint, Kernel) X(copy, Kernel)                                              \
+  X(randn, Kernel) X(randint, Kernel) X(copy, Kernel) X(to_device, Kernel)                         \
   /* unary elementwise: ops/defs/unary.cpp */                                                     \
   X(neg, Kernel) X(abs, Kernel) X(exp, Kernel) X(log, Kernel) X(log1p, Kernel) X(expm1, Kernel)   \
   X(sqrt, Kernel) X(rsqrt, Kernel) X(sin, Kernel) X(cos, Kernel) X(tanh, Kernel)                  \

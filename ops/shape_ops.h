@@ -34,6 +34,9 @@ Tensor as_strided(const Tensor& x, IntArrayRef sizes, IntArrayRef strides, std::
 Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);
 Tensor to(const Tensor& x, DType dtype);
+// A copy on `device` (x itself when it is there already), differentiable: the gradient comes back to x's device.
+// Non-contiguous tensors are made contiguous on their own device first.
+Tensor to_device(const Tensor& x, Device device);
 
 // Concatenates along dim; all tensors agree on the other dims (1-d empty tensors are skipped, as in PyTorch).
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);

@@ -86,20 +86,7 @@ std::string Tensor::grad_fn_name() const {
 }
 
 Tensor Tensor::to(DType dtype) const { return ds::to(*this, dtype); }
-Tensor Tensor::to(Device device) const {
-  if (device == this->device()) return *this;
-  // A device copy is not yet an op with a vjp, so gradients would stop here: refuse rather than cut the graph
-  // silently (Module::to moves parameters under NoGradGuard and keeps requires_grad).
-  DS_CHECK(!(is_grad_enabled() && requires_grad()), "to",
-           "copying a tensor that requires grad from {} to {} is not differentiable yet; detach() it or copy under "
-           "NoGradGuard",
-           this->device().str(), device.str());
-  // The destination first: on a device that is absent this is the allocator's clear error, before any work.
-  Tensor out(empty_base(sizes(), dtype(), device));
-  const Tensor src = contiguous();
-  copy_bytes(out.data(), device, src.data(), src.device(), src.nbytes());
-  return out;
-}
+Tensor Tensor::to(Device device) const { return ds::to_device(*this, device); }
 Tensor Tensor::clone() const { return ds::clone(*this); }
 Tensor Tensor::contiguous() const { return ds::contiguous(*this); }
 

@@ -10,9 +10,13 @@
     CHECK(ok_);                 \
   } while (0)
 
+#include <cmath>
 #include <cstring>
+#include <sstream>
+#include <string>
 
 #include <ds/ds.h>
+#include <ds/ops/op_def.h>
 
 // Same shape, dtype and bytes (bitwise equality, for reproducibility tests).
 inline bool equal_bits(const ds::Tensor& a, const ds::Tensor& b) {
@@ -30,4 +34,32 @@ inline void check_all_equal_bits(const std::vector<ds::Tensor>& a, const std::ve
     REQUIRE(b[i].defined());
     CHECK(equal_bits(a[i], b[i]));
   }
+}
+
+// Compares two CPU tensors elementwise (as float64): |got - want| <= tol (1 + |want|), NaN equal to NaN. On a
+// mismatch, `why` names the first element that differs and both values.
+inline bool all_close(const ds::Tensor& got, const ds::Tensor& want, double tol, std::string& why) {
+  if (got.sizes() != want.sizes()) {
+    why = "shape " + ds::shape_str(got.sizes()) + " vs " + ds::shape_str(want.sizes());
+    return false;
+  }
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double a = ds::read_element(got, i), b = ds::read_element(want, i);
+    if ((std::isnan(a) && std::isnan(b)) || a == b) continue;  // a == b: equal infinities too
+    if (!(std::fabs(a - b) <= tol * (1 + std::fabs(b)))) {
+      std::ostringstream s;
+      s << "element " << i << ": got " << a << ", want " << b << " (tol " << tol << ")";
+      why = s.str();
+      return false;
+    }
+  }
+  return true;
+}
+
+// Every row of the op table: the primitives, then the composites.
+inline std::vector<const ds::OpDef*> op_rows() {
+  std::vector<const ds::OpDef*> rows;
+  for (const ds::OpDef* d : ds::primitive_defs()) rows.push_back(d);
+  for (const ds::OpDef* d : ds::composite_defs()) rows.push_back(d);
+  return rows;
 }

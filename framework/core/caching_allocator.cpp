@@ -99,7 +99,13 @@ void* CachingAllocator::allocate(size_t nbytes, StreamId stream) {
   stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.live_bytes);
   stats_.num_allocs += 1;
   stats_.cached_bytes = stats_.reserved_bytes - allocated_rounded_;
+  if (poison_) memory_->fill(b->ptr, nbytes, *poison_);
   return b->ptr;
+}
+
+void CachingAllocator::set_poison(std::optional<uint8_t> byte) {
+  std::lock_guard<std::mutex> lock(mu_);
+  poison_ = byte;
 }
 
 // The smallest free block of the pool on `stream` with at least `size` bytes, taken out of the pool.

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "allocator.h"
@@ -40,6 +41,8 @@ class DeviceMemory {
   // The stream the calling thread's work goes to now on this device.
   virtual StreamId current_stream() const = 0;
   virtual Device device() const = 0;
+  // Sets nbytes at p to `byte` on the current stream (the allocator's poisoning; see set_poison).
+  virtual void fill(void* p, size_t nbytes, uint8_t byte) = 0;
 };
 
 class CachingAllocator final : public Allocator {
@@ -66,6 +69,10 @@ class CachingAllocator final : public Allocator {
   // Releases every segment that holds no allocated block.
   void empty_cache() override;
 
+  // With a byte, every block handed out is first filled with it (0xff: NaN in every float type, -1 in integers), so
+  // a kernel that leaves an output element unwritten shows it; tests turn it on, as does DS_CUDA_POISON=1.
+  void set_poison(std::optional<uint8_t> byte);
+
   // The size class a request of nbytes is rounded to, and the segment a new one would be carved from.
   static size_t round_size(size_t nbytes);
   static size_t segment_size(size_t rounded);
@@ -83,7 +90,8 @@ class CachingAllocator final : public Allocator {
   std::unique_ptr<detail::CachePools> pools_;
   mutable std::mutex mu_;
   MemoryStats stats_;
-  int64_t allocated_rounded_ = 0;  // bytes of allocated blocks (rounded sizes); reserved - this = cached
+  int64_t allocated_rounded_ = 0;
+  std::optional<uint8_t> poison_;  // bytes of allocated blocks (rounded sizes); reserved - this = cached
 };
 
 // "allocated 1.5 MiB (peak 2.0 MiB), reserved 20.0 MiB (peak 22.0 MiB), cached 18.5 MiB, 3 segments, 10 allocs,

@@ -129,6 +129,11 @@ void randint(const KernelCtx& c) {
   });
 }
 
+// in: contiguous, on any device -> out: contiguous on the CPU
+void to_device(const KernelCtx& c) {
+  copy_bytes(c.out[0].data(), c.out[0].device(), c.in[0].data(), c.in[0].device(), c.in[0].nbytes());
+}
+
 // out: any strides; in: any strides and dtype, broadcast to out
 void copy(const KernelCtx& c) {
   const DType src = c.in[0].dtype(), dst = c.out[0].dtype();

@@ -20,6 +20,10 @@ void throw_launch_error(std::string_view op, cudaError_t err, const char* detail
           detail ? detail : "", grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
 }
 
+void throw_no_dtype(std::string_view op, DType t) {
+  DS_FAIL(op, "has no CUDA kernel for dtype {}", dtype_name(t));
+}
+
 bool launch_blocking() {
   static const bool on = [] {
     const char* e = std::getenv("DS_CUDA_LAUNCH_BLOCKING");

@@ -6,6 +6,8 @@
 
 #include <cuda_runtime.h>
 
+#include <ds/core/dtype.h>
+
 namespace ds::cuda {
 
 // Throws the ds::Error for `err` returned by the call spelled `call`; clears CUDA's last-error state first so that
@@ -16,6 +18,8 @@ namespace ds::cuda {
 // memory" (ds::cuda::launch, launch.cuh).
 [[noreturn]] void throw_launch_error(std::string_view op, cudaError_t err, const char* detail, dim3 grid, dim3 block,
                                      size_t smem);
+// Throws "[op] has no CUDA kernel for dtype <t>".
+[[noreturn]] void throw_no_dtype(std::string_view op, DType t);
 // Whether DS_CUDA_LAUNCH_BLOCKING is set: every launch then waits for its kernel.
 bool launch_blocking();
 

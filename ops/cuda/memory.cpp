@@ -3,6 +3,7 @@
 // libds loads; the allocator of cuda:n is made on first use, and asking for one where no GPU exists is an error.
 #include <array>
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -37,6 +38,10 @@ class CudaMemory final : public DeviceMemory {
   }
   StreamId current_stream() const override { return reinterpret_cast<StreamId>(cuda::current_stream(device_)); }
   Device device() const override { return Device(DeviceType::CUDA, device_); }
+  void fill(void* p, size_t nbytes, uint8_t byte) override {
+    DeviceGuard g(device_);
+    DS_CUDA_CHECK(cudaMemsetAsync(p, byte, nbytes, cuda::current_stream(device_)));
+  }
 
  private:
   int device_;
@@ -54,8 +59,12 @@ Allocator* allocator_of(int index) {
            "driver) on this machine", index);
   DS_CHECK(index >= 0 && index < n && index < kMaxDevices, "cuda", "cuda:{} does not exist: this machine has {} CUDA "
            "device(s)", index, n);
-  if (!allocators[index].load(std::memory_order_relaxed))
-    allocators[index].store(new CachingAllocator(std::make_unique<CudaMemory>(index)), std::memory_order_release);
+  if (!allocators[index].load(std::memory_order_relaxed)) {
+    auto* a = new CachingAllocator(std::make_unique<CudaMemory>(index));
+    const char* poison = std::getenv("DS_CUDA_POISON");
+    if (poison && *poison && *poison != '0') a->set_poison(0xff);
+    allocators[index].store(a, std::memory_order_release);
+  }
   return allocators[index].load(std::memory_order_relaxed);
 }
 

@@ -4,6 +4,7 @@
 
 #include <ds/ops/dispatch.h>
 #include <ds/ops/factory.h>
+#include <ds/ops/shape_ops.h>
 
 #include "../cpu/kernels.h"
 #include "../detail/rules.h"
@@ -71,6 +72,29 @@ void copy_rule(const OpCall& c, RuleResult& r) {
 
 TensorList copy_vjp(const VjpCtx& c) { return {c.grad[0]}; }
 
+// to_device attrs: device (the output's), from (the input's, for the vjp). The input is contiguous (the front
+// function makes it so); the kernel of the destination's device copies the bytes.
+void to_device_rule(const OpCall& c, RuleResult& r) {
+  rules::expect_inputs(c, 1);
+  DS_CHECK(c.in[0].is_contiguous(), c.name, "expects a contiguous input, got shape {} with strides {}",
+           shape_str(c.in[0].sizes()), shape_str(c.in[0].strides()));
+  DS_CHECK(c.in[0].device() == c.attrs.device(1), c.name, "attribute `from` is {} but the input is on {}",
+           c.attrs.device(1).str(), c.in[0].device().str());
+  r.device = c.attrs.device(0);
+  r.outs.push_back({c.in[0].sizes(), c.in[0].dtype()});
+}
+// The gradient goes back to the input's device.
+TensorList to_device_vjp(const VjpCtx& c) {
+  return {call_op1(OpId::to_device, {c.grad[0].contiguous()}, Attrs{c.attrs.device(1), c.attrs.device(0)})};
+}
+// A copy within the input's device, through the op (the op table runs where there is no GPU); tests/cuda moves
+// between devices.
+std::vector<OpCase> to_device_cases(DType dt) {
+  return {samples::make1("within one device", {samples::uniform({3, 2}, dt, -2, 2, 1)}, [](const TensorList& x) {
+    return call_op1(OpId::to_device, {x[0]}, Attrs{x[0].device(), x[0].device()});
+  })};
+}
+
 std::vector<OpCase> copy_cases(DType dt) {
   return {
       samples::make1("transposed to contiguous", {samples::transposed({3, 4}, dt, -2, 2, 1)},
@@ -131,6 +155,15 @@ DS_PRIMITIVE_ROW(randint){.name = "randint",
 DS_PRIMITIVE_ROW(copy){.name = "copy", .attr_names = {"dtype"}, .rule = copy_rule, .cpu = cpu::copy,
                        .vjp = copy_vjp, .strided_out = true,
                        .test = {.cases = copy_cases, .cpu_dtypes = kAllTypes, .gradgrad = true}};
+
+DS_PRIMITIVE_ROW(to_device){.name = "to_device", .attr_names = {"device", "from"}, .rule = to_device_rule,
+                            .cpu = cpu::to_device, .vjp = to_device_vjp,
+                            .test = {.cases = to_device_cases, .cpu_dtypes = kAllTypes, .gradgrad = true}};
+
+Tensor to_device(const Tensor& x, Device device) {
+  if (x.device() == device) return x;
+  return call_op1(OpId::to_device, {x.contiguous()}, Attrs{device, x.device()});
+}
 
 Tensor empty(IntArrayRef shape, TensorOptions opts) {
   for (int64_t s : shape) DS_CHECK(s >= 0, "empty", "negative dimension in shape {}", shape_str(shape));

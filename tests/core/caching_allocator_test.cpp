@@ -1,6 +1,7 @@
 // The caching device allocator's policy over a host-memory fake of the device: rounding, pools and segment sizes,
 // best fit, splitting, coalescing, per-stream reuse, statistics, empty_cache and the out-of-memory path.
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -46,6 +47,7 @@ class FakeMemory final : public DeviceMemory {
   }
   StreamId current_stream() const override { return d_->stream; }
   Device device() const override { return kCUDA; }
+  void fill(void* p, size_t n, uint8_t byte) override { std::memset(p, byte, n); }
 
  private:
   FakeDevice* d_;
@@ -188,6 +190,23 @@ TEST_CASE("caching allocator: empty_cache keeps segments that hold live blocks",
   f.alloc.deallocate(large, 3 * kMiB);
   f.alloc.empty_cache();
   CHECK(f.dev.segments.empty());
+}
+
+TEST_CASE("caching allocator: with poisoning on, every block handed out is filled first, reused ones too", "[allocator]") {
+  Fixture f;
+  char* a = f.get(1000);
+  std::memset(a, 0, 1000);
+  f.alloc.deallocate(a, 1000);
+  f.alloc.set_poison(0xff);
+  char* b = f.get(1000);
+  REQUIRE(b == a);  // the cached block, filled again
+  for (int i = 0; i < 1000; ++i) REQUIRE(static_cast<unsigned char>(b[i]) == 0xff);
+  f.alloc.deallocate(b, 1000);
+  f.alloc.set_poison(std::nullopt);
+  std::memset(a, 7, 1000);
+  char* c = f.get(1000);
+  CHECK(c[0] == 7);  // off again: the bytes are left as they were
+  f.alloc.deallocate(c, 1000);
 }
 
 TEST_CASE("caching allocator: small and large pools never share segments", "[allocator]") {

@@ -17,13 +17,6 @@ using namespace ds;
 
 namespace {
 
-std::vector<const OpDef*> all_rows() {
-  std::vector<const OpDef*> rows;
-  for (const OpDef* d : primitive_defs()) rows.push_back(d);
-  for (const OpDef* d : composite_defs()) rows.push_back(d);
-  return rows;
-}
-
 std::vector<OpCase> cases_of(const OpDef& d, DType dt) { return d.test.cases ? d.test.cases(dt) : std::vector<OpCase>{}; }
 
 bool has_grad_input(const OpCase& c) {
@@ -62,25 +55,6 @@ double tol_for(DType t) {
   return 0;
 }
 
-// Compares two tensors elementwise (as float64) with relative-and-absolute tolerance.
-bool close(const Tensor& got, const Tensor& want, double tol, std::string& why) {
-  if (got.sizes() != want.sizes()) {
-    why = "shape " + shape_str(got.sizes()) + " vs " + shape_str(want.sizes());
-    return false;
-  }
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    const double a = read_element(got, i), b = read_element(want, i);
-    if (std::isnan(a) && std::isnan(b)) continue;
-    if (std::fabs(a - b) > tol * (1 + std::fabs(b))) {
-      std::ostringstream s;
-      s << "element " << i << ": got " << a << ", want " << b << " (tol " << tol << ")";
-      why = s.str();
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST_CASE("op table: every row is complete and every differentiable op has gradcheck cases", "[ops]") {
@@ -92,7 +66,7 @@ TEST_CASE("op table: every row is complete and every differentiable op has gradc
     CHECK((d->kind == OpKind::View) == (d->cpu == nullptr));
   }
   CHECK(primitives == kNumPrimitives);
-  for (const OpDef* d : all_rows()) {
+  for (const OpDef* d : op_rows()) {
     if (!d->differentiable()) continue;
     ++differentiable;
     bool gradchecked = false;
@@ -105,7 +79,7 @@ TEST_CASE("op table: every row is complete and every differentiable op has gradc
 }
 
 TEST_CASE("op table: forward values against hand-computed values and float64 references", "[ops]") {
-  for (const OpDef* d : all_rows()) {
+  for (const OpDef* d : op_rows()) {
     for (const OpCase& c : cases_of(*d, kF64)) {
       INFO(where_(*d, c));
       const TensorList in = f64_inputs(c, false);
@@ -114,7 +88,7 @@ TEST_CASE("op table: forward values against hand-computed values and float64 ref
         REQUIRE(k < out.size());
         const Tensor want = from_vector(c.expected[k], out[k].sizes().empty() ? IntArrayRef{} : IntArrayRef(out[k].sizes()));
         std::string why;
-        DS_CHECK_MSG(close(out[k], want.reshape(out[k].sizes()), 1e-9, why), why);
+        DS_CHECK_MSG(all_close(out[k], want.reshape(out[k].sizes()), 1e-9, why), why);
       }
       if ((d->test.ref1 || d->test.ref2) && c.use_reference && out.size() == 1 && out[0].numel() > 0) {
         const Tensor& y = out[0];
@@ -139,7 +113,7 @@ TEST_CASE("op table: forward values against hand-computed values and float64 ref
 
 TEST_CASE("op table: gradcheck of every differentiable op, contiguous, broadcast and strided inputs", "[ops][autograd]") {
   int checked = 0;
-  for (const OpDef* d : all_rows()) {
+  for (const OpDef* d : op_rows()) {
     if (!d->differentiable()) continue;
     for (const OpCase& c : cases_of(*d, kF64)) {
       if (!has_grad_input(c)) continue;
@@ -155,7 +129,7 @@ TEST_CASE("op table: gradcheck of every differentiable op, contiguous, broadcast
 
 TEST_CASE("op table: gradgradcheck where the row asks for it", "[ops][autograd]") {
   int checked = 0;
-  for (const OpDef* d : all_rows()) {
+  for (const OpDef* d : op_rows()) {
     if (!d->differentiable() || !d->test.gradgrad) continue;
     for (const OpCase& c : cases_of(*d, kF64)) {
       if (!has_grad_input(c)) continue;
@@ -171,7 +145,7 @@ TEST_CASE("op table: gradgradcheck where the row asks for it", "[ops][autograd]"
 
 TEST_CASE("op table: every claimed CPU dtype matches float64", "[ops]") {
   std::ostringstream not_claimed;
-  for (const OpDef* d : all_rows()) {
+  for (const OpDef* d : op_rows()) {
     std::string missing;
     for (int t = 0; t < kNumDTypes; ++t) {
       const auto dt = static_cast<DType>(t);
@@ -191,7 +165,7 @@ TEST_CASE("op table: every claimed CPU dtype matches float64", "[ops]") {
           if (is_integral(out[k].dtype(), true) && is_floating(ref[k].dtype())) continue;  // e.g. indices vs values
           std::string why;
           const double tol = std::max(tol_for(out[k].dtype()), tol_for(dt));
-          DS_CHECK_MSG(close(out[k], ref[k], tol, why), why);
+          DS_CHECK_MSG(all_close(out[k], ref[k], tol, why), why);
         }
       }
     }
@@ -202,7 +176,7 @@ TEST_CASE("op table: every claimed CPU dtype matches float64", "[ops]") {
 
 TEST_CASE("op table: bad inputs give a ds::Error that names the problem", "[ops]") {
   int checked = 0;
-  for (const OpDef* d : all_rows()) {
+  for (const OpDef* d : op_rows()) {
     if (!d->test.bad) continue;
     for (const BadCase& b : d->test.bad()) {
       INFO(d->name << " / " << b.label);

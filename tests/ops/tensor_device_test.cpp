@@ -1,8 +1,9 @@
-// Tensor::to(device) where the device is missing or the copy would cut the autograd graph (ops/tensor.cpp); the
-// copies themselves are tested in tests/cuda.
+// Tensor::to(device) (ops/defs/factory.cpp's to_device) where no device is needed: a missing GPU, the gradient
+// of a copy; copies between devices are tested in tests/cuda.
 #include <catch2/catch.hpp>
 
 #include <ds/ds.h>
+#include <ds/ops/dispatch.h>
 
 using namespace ds;
 
@@ -15,7 +16,15 @@ TEST_CASE("to(cuda) without a GPU is an error naming the device", "[allocator]")
   }
 }
 
-TEST_CASE("to(device) of a tensor that requires grad is refused while grad mode is on", "[allocator]") {
-  const Tensor w = ones({2}).requires_grad_(true);
-  CHECK_THROWS_WITH(w.to(kCUDA), Catch::Contains("[to]") && Catch::Contains("not differentiable yet"));
+TEST_CASE("to(device) is an op with a gradient: the same device returns the tensor, a copy keeps the graph",
+          "[autograd]") {
+  const Tensor w = tensor({1.0, 2.0, 3.0}).requires_grad_(true);
+  CHECK(w.to(kCPU).is_same(w));
+  // Through the op itself (a CPU to CPU copy): the gradient flows back.
+  const Tensor y = call_op1(OpId::to_device, {w}, Attrs{kCPU, kCPU});
+  CHECK(!y.is_same(w));
+  (y * y).sum().backward();
+  CHECK(w.grad().tolist<float>() == std::vector<float>{2, 4, 6});
+  CHECK_THROWS_WITH(call_op1(OpId::to_device, {w.detach().expand({2, 3})}, Attrs{kCPU, kCPU}),
+                    Catch::Contains("[to_device] expects a contiguous input"));
 }
