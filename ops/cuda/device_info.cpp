@@ -1,3 +1,5 @@
+#include <atomic>
+
 #include <ds/core/detail/check.h>
 #include <ds/ops/device_info.h>
 
@@ -6,6 +8,13 @@
 #endif
 
 namespace ds {
+namespace {
+std::atomic<bool> allow_tf32{false};
+}  // namespace
+
+void cuda_set_allow_tf32(bool allow) { allow_tf32.store(allow, std::memory_order_relaxed); }
+bool cuda_allow_tf32() { return allow_tf32.load(std::memory_order_relaxed); }
+
 
 bool cuda_built() { return DS_HAVE_CUDA != 0; }
 

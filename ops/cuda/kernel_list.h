@@ -12,4 +12,6 @@
   X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(eq) X(ne) X(lt) X(le) X(gt) X(ge)     \
   X(logical_and) X(logical_or) X(where) X(gelu_backward)                                            \
   /* reductions and cumsum: reduce.cu */                                                         \
-  X(sum) X(prod) X(amax) X(amin) X(max_dim) X(min_dim) X(cumsum)
+  X(sum) X(prod) X(amax) X(amin) X(max_dim) X(min_dim) X(cumsum)                                    \
+  /* matmul.cu (cublaslt.cpp) */                                                                   \
+  X(matmul)

@@ -10,11 +10,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <ds/core/caching_allocator.h>
 #include <ds/ds.h>
 #include <ds/ops/op_def.h>
 
 #include "../test_util.h"
+#include "poison.h"
 
 using namespace ds;
 
@@ -44,11 +44,6 @@ Tensor to_cuda_like(const Tensor& x) {
 
 bool missing_kernel(const std::string& msg) { return msg.find("has no CUDA kernel") != std::string::npos; }
 
-struct Poison {
-  Poison() { dynamic_cast<CachingAllocator&>(allocator_for(kCUDA)).set_poison(0xff); }
-  ~Poison() { dynamic_cast<CachingAllocator&>(allocator_for(kCUDA)).set_poison(std::nullopt); }
-};
-
 std::string op_of(const std::string& msg) {
   return msg.size() > 1 && msg[0] == '[' ? msg.substr(1, msg.find(']') - 1) : msg;
 }
@@ -56,7 +51,7 @@ std::string op_of(const std::string& msg) {
 }  // namespace
 
 TEST_CASE("cuda op table: every row's cases give the CPU's values on CUDA, in every claimed dtype", "[cuda][ops]") {
-  Poison poison;
+  PoisonCudaMemory poison;
   std::map<std::string, std::set<std::string>> missing;  // row -> the primitives it lacked
   int compared = 0;
   for (const OpDef* d : op_rows()) {
