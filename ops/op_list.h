@@ -4,6 +4,7 @@
 // ops/defs/<family>.cpp and ops/composite/<family>.cpp.
 //
 // DS_PRIMITIVES(X): X(name, kind), kind = Kernel (a kernel per device) or View (aliases its input; no kernel).
+#include <cstdint>
 
 #define DS_PRIMITIVES(X)                                                                          \
   /* factories and copies: ops/defs/factory.cpp */                                                \

@@ -41,7 +41,7 @@ class GPT(nn.Module):
         self.ln_f = nn.LayerNorm(c)
 
     def forward(self, idx):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for b in self.h:
             x = b(x)
         return F.linear(self.ln_f(x), self.wte.weight)

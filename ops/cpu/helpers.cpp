@@ -18,19 +18,6 @@ Tensor contiguous_copy(const Tensor& x, DType dt) {
   return out;
 }
 
-Tensor strided_view(const Tensor& x, IntArrayRef sizes, IntArrayRef strides, int64_t offset) {
-  return Tensor(IntrusivePtr<TensorImpl>::make(x.impl()->storage(), x.dtype(), sizes.vec(), strides.vec(), offset));
-}
-
-Tensor permuted_view(const Tensor& x, IntArrayRef dims) {
-  Shape sizes, strides;
-  for (int64_t d : dims) {
-    sizes.push_back(x.sizes()[d]);
-    strides.push_back(x.strides()[d]);
-  }
-  return strided_view(x, sizes, strides, x.storage_offset());
-}
-
 ReduceGeom reduce_geometry(const Tensor& x, IntArrayRef dims) {
   ReduceGeom g;
   const int64_t nd = x.dim();
@@ -64,16 +51,6 @@ ReduceGeom reduce_geometry(const Tensor& x, IntArrayRef dims) {
     for (size_t i = 0; i + dims.size() < order.size(); ++i) g.outer *= x.sizes()[order[i]];
   }
   return g;
-}
-
-DimSplit split_at(const Tensor& x, int64_t d) {
-  DimSplit s;
-  for (int64_t k = 0; k < x.dim(); ++k) {
-    if (k < d) s.outer *= x.sizes()[k];
-    else if (k == d) s.n = x.sizes()[k];
-    else s.inner *= x.sizes()[k];
-  }
-  return s;
 }
 
 void check_index_range(const Tensor& index, int64_t size, std::string_view op, int64_t dim) {

@@ -64,33 +64,9 @@ void for_each_index(const Shape& sizes, F&& f) {
 
 }  // namespace
 
-// inputs: tensors of one dtype -> out: concatenated along dim
-void cat(const KernelCtx& c) {
-  const Tensor& out = c.out[0];
-  if (out.numel() == 0) return;
-  const int64_t d = wrap_dim(c.attrs.i(0), out.dim(), c.name);
-  int64_t off = 0;
-  for (const Tensor& t : c.in) {
-    if (t.dim() == 1 && t.numel() == 0) continue;
-    Shape sizes = out.sizes();
-    sizes[d] = t.sizes()[d];
-    run_copy(t, strided_view(out, sizes, out.strides(), out.storage_offset() + off * out.strides()[d]));
-    off += t.sizes()[d];
-  }
-}
-
-// x -> out: x read through a view with negative strides along the flipped dims.
-void flip(const KernelCtx& c) {
-  const Tensor& x = c.in[0];
-  Shape strides = x.strides();
-  int64_t offset = x.storage_offset();
-  for (int64_t d : c.attrs.ints(0)) {
-    if (x.sizes()[d] == 0) return;
-    offset += (x.sizes()[d] - 1) * strides[d];
-    strides[d] = -strides[d];
-  }
-  run_copy(strided_view(x, x.sizes(), strides, offset), c.out[0]);
-}
+// inputs: tensors of one dtype -> out: concatenated along dim; x -> out flipped along dims
+void cat(const KernelCtx& c) { detail::cat_by_copies(c, run_copy); }
+void flip(const KernelCtx& c) { detail::flip_by_copy(c, run_copy); }
 
 // x -> out (padded): each output element reads its source element (reflected), or the constant.
 void pad(const KernelCtx& c) {

@@ -185,4 +185,18 @@ void copy(const KernelCtx& c) {
   });
 }
 
+void copy_into(const Tensor& src, const Tensor& dst) {
+  const Tensor in[1] = {src};
+  Tensor outs[1] = {dst};
+  const Attrs attrs{dst.dtype()};
+  copy(KernelCtx{OpId::copy, "copy", in, outs, attrs});
+}
+
+Tensor contiguous_copy(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  const Tensor dst(empty_base(t.sizes(), t.dtype(), t.device()));
+  copy_into(t, dst);
+  return dst;
+}
+
 }  // namespace ds::cuda

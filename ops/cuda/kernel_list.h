@@ -14,4 +14,12 @@
   /* reductions and cumsum: reduce.cu */                                                         \
   X(sum) X(prod) X(amax) X(amin) X(max_dim) X(min_dim) X(cumsum)                                    \
   /* matmul.cu (cublaslt.cpp) */                                                                   \
-  X(matmul)
+  X(matmul)                                                                                        \
+  /* shape and index ops: index.cu */                                                              \
+  X(cat) X(flip) X(pad) X(gather) X(scatter) X(scatter_add) X(index_select) X(index_add) X(topk) X(sort) \
+  /* row kernels: norm.cu, cross_entropy.cu; the optimizer: optim.cu */                             \
+  X(layer_norm) X(layer_norm_backward) X(softmax_cross_entropy) X(softmax_cross_entropy_backward) X(adam_step) \
+  /* attention.cu */                                                                               \
+  X(scaled_dot_product_attention) X(scaled_dot_product_attention_backward)                            \
+  /* conv.cu */                                                                                    \
+  X(conv2d) X(conv2d_input_grad) X(conv2d_weight_grad) X(max_pool2d)

@@ -12,4 +12,10 @@ namespace ds::cuda {
 DS_CUDA_KERNELS(DS_CUDA_DECL)
 #undef DS_CUDA_DECL
 
+// Helpers for kernels that need their inputs in another layout (factory.cu; kernels never call front functions).
+// dst = src (broadcast, any strides and dtypes), through the copy kernel.
+void copy_into(const Tensor& src, const Tensor& dst);
+// A contiguous copy of t on its device (t itself when it is contiguous).
+Tensor contiguous_copy(const Tensor& t);
+
 }  // namespace ds::cuda

@@ -55,12 +55,16 @@ struct Geometry {
       if (!((scalar_mask >> k) & 1u) && ndim == 1 && strides[0][k] != 1) return false;
     return true;
   }
-  // Whether 32-bit offsets reach every element of every operand.
+  // Whether unsigned 32-bit offsets reach every element of every operand (a negative stride, as in flip's view,
+  // takes the 64-bit path).
   bool fits_32bit() const {
     if (numel > INT32_MAX) return false;
     for (int k = 0; k < N; ++k) {
       int64_t far = 0;
-      for (int d = 0; d < ndim; ++d) far += (sizes[d] - 1) * strides[d][k];
+      for (int d = 0; d < ndim; ++d) {
+        if (strides[d][k] < 0) return false;
+        far += (sizes[d] - 1) * strides[d][k];
+      }
       if (far > INT32_MAX) return false;
     }
     return true;

@@ -107,15 +107,12 @@ int64_t folded_batch_stride(const Tensor& t, IntArrayRef batch) {
 }
 
 // t expanded to the output's batch dims and copied contiguous, so that its batch folds.
-Tensor contiguous_batch(const KernelCtx& c, const Tensor& t, IntArrayRef batch) {
+Tensor contiguous_batch(const Tensor& t, IntArrayRef batch) {
   Shape shape(batch.begin(), batch.end());
   shape.push_back(t.size(-2));
   shape.push_back(t.size(-1));
   const Tensor dst(empty_base(shape, t.dtype(), t.device()));
-  const Tensor in[1] = {t};
-  Tensor outs[1] = {dst};
-  const Attrs attrs{t.dtype()};
-  copy(KernelCtx{OpId::copy, "copy", in, outs, attrs});
+  copy_into(t, dst);
   return dst;
 }
 
@@ -150,8 +147,8 @@ void matmul(const KernelCtx& c) {
   int64_t nbatch = 1;
   for (int64_t s : batch) nbatch *= s;
   int64_t a_bs = folded_batch_stride(a, batch), b_bs = folded_batch_stride(b, batch);
-  if (a_bs < 0) a = contiguous_batch(c, a, batch), a_bs = m * k;
-  if (b_bs < 0) b = contiguous_batch(c, b, batch), b_bs = k * n;
+  if (a_bs < 0) a = contiguous_batch(a, batch), a_bs = m * k;
+  if (b_bs < 0) b = contiguous_batch(b, batch), b_bs = k * n;
   const auto operand = [](const Tensor& t, int64_t bs) {
     return GemmOperand{t.data(), t.stride(-2), t.stride(-1), bs};
   };
@@ -161,8 +158,8 @@ void matmul(const KernelCtx& c) {
   if (!simt_forced()) {
     if (gemm_cublaslt(g, c.name)) return;
     // cuBLASLt reads a matrix along a unit stride: give it contiguous copies of the ones without.
-    if (a.stride(-1) != 1 && a.stride(-2) != 1) a = contiguous_batch(c, a, batch), g.a = operand(a, m * k);
-    if (b.stride(-1) != 1 && b.stride(-2) != 1) b = contiguous_batch(c, b, batch), g.b = operand(b, k * n);
+    if (a.stride(-1) != 1 && a.stride(-2) != 1) a = contiguous_batch(a, batch), g.a = operand(a, m * k);
+    if (b.stride(-1) != 1 && b.stride(-2) != 1) b = contiguous_batch(b, batch), g.b = operand(b, k * n);
     if (gemm_cublaslt(g, c.name)) return;
   }
 #endif

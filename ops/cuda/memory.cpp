@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "device.h"
+#include "index_error.h"
 #include "stream.h"
 
 namespace ds::cuda {
@@ -84,7 +85,10 @@ void copy(void* dst, Device dst_device, const void* src, Device src_device, size
                               : dst_device.is_cpu() ? cudaMemcpyDeviceToHost
                                                     : cudaMemcpyDeviceToDevice;
   DS_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, kind, stream));
-  if (kind == cudaMemcpyDeviceToHost) DS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (kind == cudaMemcpyDeviceToHost) {
+    DS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    check_index_errors(device);
+  }
 }
 
 // Only function pointers are stored here: no CUDA call runs while libds loads.

@@ -248,10 +248,7 @@ void run_reduce(const KernelCtx& c, const R& red, const Tensor& x, IntArrayRef r
              dim3(static_cast<unsigned>(ceil_div(M, 32)), static_cast<unsigned>(splits)), dim3(32, kWarpsPerBlock), 0,
              stream, red, in, out, idx, partial, p);
   };
-  int64_t far = 0;  // the farthest element read decides the index width
-  for (const Geometry<1>* g : {&kg, &rg})
-    for (int d = 0; d < g->ndim; ++d) far += (g->sizes[d] - 1) * g->strides[d][0];
-  if (far <= INT32_MAX && M <= INT32_MAX && Rn <= INT32_MAX) go(uint32_t{});
+  if (kg.fits_32bit() && rg.fits_32bit() && M <= INT32_MAX && Rn <= INT32_MAX) go(uint32_t{});
   else go(int64_t{});
   if (splits > 1)
     launch(c.name, reduce_partials_kernel<R, O>, blocks_for(M, 256), 256, 0, stream, red,

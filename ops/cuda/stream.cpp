@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "device.h"
+#include "index_error.h"
 
 namespace ds::cuda {
 namespace {
@@ -38,6 +39,7 @@ void set_current_stream(int device, cudaStream_t stream) {
 void synchronize(int device) {
   DeviceGuard g(device);
   DS_CUDA_CHECK(cudaDeviceSynchronize());
+  check_index_errors(device);
 }
 
 Stream::Stream(int device) : device_(checked_index(device, "Stream")) {

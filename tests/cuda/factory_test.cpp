@@ -5,45 +5,37 @@
 
 #include <ds/ds.h>
 
-#include "../test_util.h"
+#include "cuda_test_util.h"
 
 using namespace ds;
-
-namespace {
-void check_equal(const Tensor& gpu, const Tensor& cpu, double tol = 0) {
-  REQUIRE(gpu.is_cuda());
-  std::string why;
-  DS_CHECK_MSG(all_close(gpu.to(kCPU), cpu, tol, why), why);
-}
-}  // namespace
 
 TEST_CASE("cuda factories: full, arange, linspace and eye give the CPU's values in every dtype", "[cuda]") {
   for (int t = 0; t < kNumDTypes; ++t) {
     const auto dt = static_cast<DType>(t);
     INFO(dtype_name(dt));
     const TensorOptions g{.dtype = dt, .device = kCUDA}, c{.dtype = dt};
-    check_equal(full({3, 5}, 3, g), full({3, 5}, 3, c));
-    check_equal(zeros({1000}, g), zeros({1000}, c));
-    check_equal(arange(0, 37, 2, g), arange(0, 37, 2, c));
-    check_equal(eye(4, 6, g), eye(4, 6, c));
-    if (dt != kBool) check_equal(linspace(-1, 2, 17, g), linspace(-1, 2, 17, c));
-    if (is_floating(dt)) check_equal(full({7}, 0.3, g), full({7}, 0.3, c));
+    check_cuda_close(full({3, 5}, 3, g), full({3, 5}, 3, c));
+    check_cuda_close(zeros({1000}, g), zeros({1000}, c));
+    check_cuda_close(arange(0, 37, 2, g), arange(0, 37, 2, c));
+    check_cuda_close(eye(4, 6, g), eye(4, 6, c));
+    if (dt != kBool) check_cuda_close(linspace(-1, 2, 17, g), linspace(-1, 2, 17, c));
+    if (is_floating(dt)) check_cuda_close(full({7}, 0.3, g), full({7}, 0.3, c));
   }
   // fill_ writes any strides: a transposed view is filled where it points, the rest left alone.
   Tensor x = zeros({4, 6}, {.device = kCUDA});
   x.t().narrow(0, 1, 2).fill_(5);
   Tensor y = zeros({4, 6});
   y.t().narrow(0, 1, 2).fill_(5);
-  check_equal(x, y);
+  check_cuda_close(x, y);
 }
 
 TEST_CASE("cuda factories: rand, randn and randint draw the CPU's numbers from the same seed", "[cuda]") {
   for (DType dt : {kF32, kF64, kF16, kBF16}) {
     INFO(dtype_name(dt));
     Generator a(42), b(42);
-    check_equal(rand({1001}, {.dtype = dt, .device = kCUDA}, &a), rand({1001}, {.dtype = dt}, &b));
+    check_cuda_close(rand({1001}, {.dtype = dt, .device = kCUDA}, &a), rand({1001}, {.dtype = dt}, &b));
     // Box-Muller in double on both sides; the GPU's log, sqrt and sincos may differ in the last bits.
-    check_equal(randn({1003}, {.dtype = dt, .device = kCUDA}, &a), randn({1003}, {.dtype = dt}, &b),
+    check_cuda_close(randn({1003}, {.dtype = dt, .device = kCUDA}, &a), randn({1003}, {.dtype = dt}, &b),
                 dt == kF64 ? 1e-14 : 0);
     CHECK(a.state().offset == b.state().offset);  // both reserved the same counters
   }
@@ -51,7 +43,7 @@ TEST_CASE("cuda factories: rand, randn and randint draw the CPU's numbers from t
     INFO(dtype_name(dt));
     Generator a(7), b(7);
     const int64_t low = dt == kU8 ? 0 : -5;
-    check_equal(randint(low, 100, {999}, {.dtype = dt, .device = kCUDA}, &a), randint(low, 100, {999}, {.dtype = dt}, &b));
+    check_cuda_close(randint(low, 100, {999}, {.dtype = dt, .device = kCUDA}, &a), randint(low, 100, {999}, {.dtype = dt}, &b));
   }
   // The statistics of a large draw on the device.
   const Tensor u = rand({1 << 16}, {.device = kCUDA});
@@ -67,8 +59,8 @@ TEST_CASE("cuda copies: to(dtype) and contiguous() on the GPU match the CPU, eve
       const auto src = static_cast<DType>(s), dst = static_cast<DType>(d);
       INFO(dtype_name(src) << " -> " << dtype_name(dst));
       const Tensor x = base.to(src);
-      check_equal(x.to(kCUDA).t().to(dst), x.t().to(dst));
-      check_equal(x.to(kCUDA).t().contiguous(), x.t().contiguous());
+      check_cuda_close(x.to(kCUDA).t().to(dst), x.t().to(dst));
+      check_cuda_close(x.to(kCUDA).t().contiguous(), x.t().contiguous());
     }
 }
 

@@ -6,8 +6,7 @@
 
 #include <ds/ds.h>
 
-#include "../test_util.h"
-#include "poison.h"
+#include "cuda_test_util.h"
 
 using namespace ds;
 

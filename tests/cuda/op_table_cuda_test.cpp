@@ -13,8 +13,7 @@
 #include <ds/ds.h>
 #include <ds/ops/op_def.h>
 
-#include "../test_util.h"
-#include "poison.h"
+#include "cuda_test_util.h"
 
 using namespace ds;
 

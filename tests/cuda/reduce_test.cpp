@@ -6,16 +6,11 @@
 
 #include <ds/ds.h>
 
-#include "../test_util.h"
+#include "cuda_test_util.h"
 
 using namespace ds;
 
 namespace {
-void check_close(const Tensor& gpu, const Tensor& cpu, double tol) {
-  REQUIRE(gpu.is_cuda());
-  std::string why;
-  DS_CHECK_MSG(all_close(gpu.to(kCPU), cpu, tol, why), why);
-}
 
 // (shape, dims): every shape takes a different path or split count.
 struct Case {
@@ -39,15 +34,15 @@ TEST_CASE("cuda reductions: sum, amax and max_dim match the CPU on every path", 
     Generator g(3);
     const Tensor x = randn(k.shape, {.dtype = kF64}, &g);
     const Tensor xg = x.to(kCUDA);
-    check_close(sum(xg, k.dims), sum(x, k.dims), 1e-12);
-    check_close(amax(xg, k.dims, true), amax(x, k.dims, true), 0);
+    check_cuda_close(sum(xg, k.dims), sum(x, k.dims), 1e-12);
+    check_cuda_close(amax(xg, k.dims, true), amax(x, k.dims, true), 0);
     // A transposed view: the kept and reduced strides swap roles.
-    if (x.dim() == 2) check_close(sum(xg.t(), {0}), sum(x.t(), {0}), 1e-12);
+    if (x.dim() == 2) check_cuda_close(sum(xg.t(), {0}), sum(x.t(), {0}), 1e-12);
     if (k.dims.size() == 1) {
       const auto [vg, ig] = max(xg, k.dims[0]);
       const auto [vc, ic] = max(x, k.dims[0]);
-      check_close(vg, vc, 0);
-      check_close(ig, ic, 0);
+      check_cuda_close(vg, vc, 0);
+      check_cuda_close(ig, ic, 0);
     }
   }
 }
@@ -71,8 +66,8 @@ TEST_CASE("cuda reductions: ties take the first index and NaN wins, as on the CP
   x.narrow(0, 1, 1).narrow(1, 4999, 1).fill_(std::numeric_limits<double>::quiet_NaN());
   const auto [v, i] = max(x.to(kCUDA), 1);
   const auto [vc, ic] = max(x, 1);
-  check_close(i, ic, 0);
-  check_close(v, vc, 0);
+  check_cuda_close(i, ic, 0);
+  check_cuda_close(v, vc, 0);
   CHECK(i.to(kCPU).tolist<int64_t>()[0] == 4000);
   CHECK(i.to(kCPU).tolist<int64_t>()[1] == 3000);
   CHECK(std::isnan(amax(x.to(kCUDA), {1}).to(kCPU).tolist<float>()[1]));
@@ -81,9 +76,9 @@ TEST_CASE("cuda reductions: ties take the first index and NaN wins, as on the CP
 TEST_CASE("cuda reductions: cumsum over many tiles and along a strided dim", "[cuda]") {
   Generator g(5);
   const Tensor x = randn({5, 3001}, {.dtype = kF64}, &g);
-  check_close(cumsum(x.to(kCUDA), 1), cumsum(x, 1), 1e-12);
-  check_close(cumsum(x.to(kCUDA), 0), cumsum(x, 0), 1e-12);
-  check_close(cumsum(x.to(kCUDA).t(), 0), cumsum(x.t(), 0), 1e-12);
+  check_cuda_close(cumsum(x.to(kCUDA), 1), cumsum(x, 1), 1e-12);
+  check_cuda_close(cumsum(x.to(kCUDA), 0), cumsum(x, 0), 1e-12);
+  check_cuda_close(cumsum(x.to(kCUDA).t(), 0), cumsum(x.t(), 0), 1e-12);
   const Tensor n = arange(0, 2000, 1, TensorOptions{.dtype = kI32, .device = kCUDA});
   CHECK(cumsum(n, 0).to(kCPU).tolist<int64_t>()[1999] == 1999 * 2000 / 2);
 }
