@@ -4,5 +4,6 @@
 #include <ds/autograd/autocast.h>
 #include <ds/autograd/checkpoint.h>
 #include <ds/autograd/engine.h>
+#include <ds/autograd/function.h>
 #include <ds/autograd/gradcheck.h>
 #include <ds/core/grad_mode.h>

@@ -3,6 +3,7 @@
 #include "engine.h"
 
 #include <atomic>
+#include <functional>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
@@ -59,6 +60,23 @@ class CaptureModeScope {
   bool prev_;
 };
 
+// The callbacks of the outermost graph task running on this thread (queue_callback adds to them). A task nested
+// inside it (a checkpoint's recomputation) leaves them to the outer task, which is the backward the user called.
+thread_local std::vector<std::function<void()>>* tls_callbacks = nullptr;
+class CallbackScope {
+ public:
+  explicit CallbackScope(std::vector<std::function<void()>>* list) : owner_(tls_callbacks == nullptr) {
+    if (owner_) tls_callbacks = list;
+  }
+  ~CallbackScope() {
+    if (owner_) tls_callbacks = nullptr;
+  }
+  bool owner() const { return owner_; }
+
+ private:
+  bool owner_;
+};
+
 class GraphTask {
  public:
   // create_graph needs nothing here: the caller's grad mode makes the vjps record themselves.
@@ -78,18 +96,27 @@ class GraphTask {
     std::unordered_set<Node*> seeded;
     for (const Edge& r : roots)
       if (needed(r.node.get()) && deps_[r.node.get()] == 0 && seeded.insert(r.node.get()).second) ready_.push(r.node);
+    CallbackScope callbacks(&callbacks_);
     while (!ready_.empty()) {
       std::shared_ptr<Node> node = ready_.top();
       ready_.pop();
       execute(node);
     }
+    // Callbacks may queue further callbacks; they run too, in order.
+    for (size_t i = 0; callbacks.owner() && i < callbacks_.size(); ++i) {
+      std::function<void()> fn = std::move(callbacks_[i]);
+      fn();
+    }
     return std::move(captured_);
   }
 
  private:
+  // Gradient sinks first (as soon as a leaf's gradient is complete, its post-accumulate hooks fire), then the most
+  // recent node.
   struct BySeq {
     bool operator()(const std::shared_ptr<Node>& a, const std::shared_ptr<Node>& b) const {
-      return a->sequence_nr() < b->sequence_nr();  // the most recent node first
+      if (a->is_sink() != b->is_sink()) return b->is_sink();
+      return a->sequence_nr() < b->sequence_nr();
     }
   };
 
@@ -144,12 +171,13 @@ class GraphTask {
     buffers_.erase(n);
     grads.resize(n->num_outputs());
     auto& hooks = n->output_hooks();
-    for (size_t s = 0; s < hooks.size(); ++s)
-      for (const TensorHook& h : hooks[s]) {
-        if (!grads[s].defined()) continue;
+    for (size_t s = 0; s < hooks.size(); ++s) {
+      if (!hooks[s] || !grads[s].defined()) continue;
+      hooks[s]->for_each([&](const TensorHook& h) {
         TensorBase r = h(grads[s]);
         if (r.defined()) grads[s] = Tensor(std::move(r));
-      }
+      });
+    }
     if (auto it = captures_.find(n); it != captures_.end())
       for (const Capture& c : it->second) {
         Tensor& dst = captured_[c.index];
@@ -160,7 +188,7 @@ class GraphTask {
     for (const Tensor& g : grads) any |= g.defined();
     bool runs_children = false;
     for (const Edge& e : n->next_edges()) runs_children |= e.node && needed(e.node.get());
-    const bool is_sink = dynamic_cast<AccumulateGrad*>(n) != nullptr;
+    const bool is_sink = n->is_sink();
     TensorList in_grads;
     if (any && (is_sink ? !capture_mode_ : runs_children)) {
       // Inside a backward function anomaly mode checks the gradients it returns (naming the node) rather than each
@@ -205,6 +233,7 @@ class GraphTask {
   std::unordered_map<Node*, std::vector<Capture>> captures_;
   std::unordered_set<Node*> needed_;
   std::vector<Tensor> captured_;
+  std::vector<std::function<void()>> callbacks_;
   std::priority_queue<std::shared_ptr<Node>, std::vector<std::shared_ptr<Node>>, BySeq> ready_;
 };
 
@@ -259,6 +288,13 @@ void rebase(Tensor& self, const Tensor& result) {
 }
 
 bool in_grad_call() { return tls_capture_mode; }
+
+void queue_callback(std::function<void()> fn) {
+  DS_CHECK(tls_callbacks != nullptr, "queue_callback",
+           "no backward is running on this thread: a callback can be queued only from a hook or a backward "
+           "function, to run when that backward ends");
+  tls_callbacks->push_back(std::move(fn));
+}
 bool in_backward() { return tls_task_depth > 0; }
 
 void tensor_backward(const Tensor& root, const Tensor& grad, bool retain_graph, bool create_graph) {

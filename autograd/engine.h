@@ -2,6 +2,7 @@
 // The backward engine: walks the graph from the outputs in dependency order (a node runs once every gradient for
 // it has arrived), sums gradients that fan in, and either accumulates into leaves (backward) or returns the
 // gradients of chosen inputs (grad).
+#include <functional>
 #include <vector>
 
 #include <ds/ops/tensor.h>
@@ -25,6 +26,11 @@ namespace autograd {
 bool in_grad_call();
 // True while a backward() or grad() runs on this thread.
 bool in_backward();
+// Queues fn to run once the backward (or grad) running on this thread has processed its whole graph, before it
+// returns (torch's Variable._execution_engine.queue_callback); the outermost one, when a checkpoint's recomputation
+// runs a backward inside it. Only valid inside that backward: from a tensor hook, a post-accumulate-grad hook or a
+// custom Function's backward; an error anywhere else. Callbacks run in the order queued, and may queue more.
+void queue_callback(std::function<void()> fn);
 }  // namespace autograd
 
 }  // namespace ds

@@ -42,7 +42,11 @@ Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner, std::string_view 
 
 Node::Node(uint32_t num_outputs) : seq_(g_next_seq.fetch_add(1)), num_outputs_(num_outputs), hooks_(num_outputs) {}
 
-void Node::add_output_hook(uint32_t output_nr, TensorHook hook) { hooks_.at(output_nr).push_back(std::move(hook)); }
+RemovableHandle Node::add_output_hook(uint32_t output_nr, TensorHook hook) {
+  auto& list = hooks_.at(output_nr);
+  if (!list) list = make_hook_list<TensorHook>();
+  return list->add(std::move(hook));
+}
 
 OpNode::OpNode(const OpDef& def, OpId op, std::span<const Tensor> inputs, const Attrs& attrs,
                std::span<Tensor> outputs)
@@ -118,10 +122,11 @@ TensorList AccumulateGrad::apply(TensorList grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
   AutogradMeta& m = leaf_->autograd_mut();
-  for (const TensorHook& hook : m.hooks) {
-    TensorBase r = hook(g);
-    if (r.defined()) g = Tensor(std::move(r));
-  }
+  if (m.hooks)
+    m.hooks->for_each([&](const TensorHook& hook) {
+      TensorBase r = hook(g);
+      if (r.defined()) g = Tensor(std::move(r));
+    });
   if (!m.grad) {
     // Stored as it is when nothing else holds it; a shared gradient (the caller's, or one fanned out to several
     // inputs) is copied so that later accumulation cannot write into someone else's tensor.
@@ -132,6 +137,10 @@ TensorList AccumulateGrad::apply(TensorList grads) {
   } else {
     Tensor acc(m.grad);
     acc.add_(g);
+  }
+  if (m.post_accumulate_hooks) {
+    const TensorBase leaf(leaf_);
+    m.post_accumulate_hooks->for_each([&](const PostAccumulateGradHook& hook) { hook(leaf); });
   }
   return {};
 }

@@ -44,18 +44,22 @@ class Node : public GradNode, public std::enable_shared_from_this<Node> {
   virtual TensorList apply(TensorList grads) = 0;
   // Frees saved tensors after a backward without retain_graph.
   virtual void release_saved() {}
-  void add_output_hook(uint32_t output_nr, TensorHook hook) override;
+  RemovableHandle add_output_hook(uint32_t output_nr, TensorHook hook) override;
+  // Gradient sinks (a leaf's AccumulateGrad) run as soon as they are ready, so the leaf's post-accumulate hooks
+  // fire while the rest of backward goes on (data parallelism starts reducing a bucket then).
+  virtual bool is_sink() const { return false; }
 
   uint64_t sequence_nr() const { return seq_; }
   uint32_t num_outputs() const { return num_outputs_; }
   std::vector<Edge>& next_edges() { return next_; }
-  std::vector<std::vector<TensorHook>>& output_hooks() { return hooks_; }
+  // Hooks on output i (created on first use; null when there are none).
+  std::vector<std::shared_ptr<TensorHookList>>& output_hooks() { return hooks_; }
 
  protected:
   uint64_t seq_;
   uint32_t num_outputs_;
   std::vector<Edge> next_;
-  std::vector<std::vector<TensorHook>> hooks_;
+  std::vector<std::shared_ptr<TensorHookList>> hooks_;
 };
 
 // The node of a recorded primitive: calls the row's vjp.
@@ -79,11 +83,13 @@ class OpNode final : public Node {
   bool released_ = false;
 };
 
-// The sink for a leaf that requires grad: adds the incoming gradient to leaf.grad().
+// The sink for a leaf that requires grad: runs the leaf's hooks, adds the gradient to leaf.grad(), then runs the
+// leaf's post-accumulate-grad hooks.
 class AccumulateGrad final : public Node {
  public:
   explicit AccumulateGrad(IntrusivePtr<TensorImpl> leaf);
   std::string_view name() const override { return "AccumulateGrad"; }
+  bool is_sink() const override { return true; }
   TensorList apply(TensorList grads) override;
   TensorImpl* leaf() const { return leaf_.get(); }
 

@@ -54,13 +54,26 @@ Tensor& Tensor::detach_() {
   return *this;
 }
 
-void Tensor::register_hook(std::function<Tensor(const Tensor&)> fn) const {
+RemovableHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> fn) const {
   TensorImpl* t = checked();
   DS_CHECK(t->requires_grad(), "register_hook", "cannot register a hook on a tensor that does not require grad");
   TensorHook hook = [fn = std::move(fn)](const TensorBase& g) -> TensorBase { return fn(Tensor(g)); };
   AutogradMeta& m = t->autograd_mut();
-  if (m.grad_fn) m.grad_fn->add_output_hook(m.output_nr, std::move(hook));
-  else m.hooks.push_back(std::move(hook));
+  if (m.grad_fn) return m.grad_fn->add_output_hook(m.output_nr, std::move(hook));
+  if (!m.hooks) m.hooks = make_hook_list<TensorHook>();
+  return m.hooks->add(std::move(hook));
+}
+
+RemovableHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor& leaf)> fn) const {
+  TensorImpl* t = checked();
+  DS_CHECK(t->requires_grad(), "register_post_accumulate_grad_hook",
+           "cannot register a hook on a tensor that does not require grad (shape {})", shape_str(t->sizes()));
+  AutogradMeta& m = t->autograd_mut();
+  DS_CHECK(!m.grad_fn, "register_post_accumulate_grad_hook",
+           "only leaf tensors accumulate gradients; this tensor (shape {}) was produced by {}", shape_str(t->sizes()),
+           m.grad_fn->name());
+  if (!m.post_accumulate_hooks) m.post_accumulate_hooks = make_hook_list<PostAccumulateGradHook>();
+  return m.post_accumulate_hooks->add([fn = std::move(fn)](const TensorBase& leaf) { fn(Tensor(leaf)); });
 }
 
 void Tensor::retain_grad() const {

@@ -41,7 +41,12 @@ class Tensor : public TensorBase {
   Tensor detach() const;
   Tensor& detach_();
   // Calls fn with this tensor's gradient during backward; fn may return a replacement (or an undefined tensor).
-  void register_hook(std::function<Tensor(const Tensor&)> fn) const;
+  // On a leaf the hook runs before the gradient is added to .grad(). handle.remove() takes the hook off.
+  RemovableHandle register_hook(std::function<Tensor(const Tensor&)> fn) const;
+  // On a leaf that requires grad: calls fn(leaf) each time a backward has added this leaf's gradient into .grad()
+  // (right when it happens, while the rest of backward goes on). A data-parallel wrapper starts reducing a
+  // parameter's gradient from here. handle.remove() takes the hook off.
+  RemovableHandle register_post_accumulate_grad_hook(std::function<void(const Tensor& leaf)> fn) const;
   // Keeps .grad() of a non-leaf tensor after backward.
   void retain_grad() const;
   // Name of the op that produced this tensor ("mul"), or "" for a leaf.

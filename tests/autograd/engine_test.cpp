@@ -107,6 +107,92 @@ TEST_CASE("tensor hooks see and may replace gradients", "[autograd]") {
   CHECK_THROWS_WITH(ones({1}).register_hook([](const Tensor& g) { return g; }), Catch::Matchers::Contains("does not require grad"));
 }
 
+TEST_CASE("hooks are removed through their handles", "[autograd]") {
+  Tensor x = tensor({1.0, 2.0}).requires_grad_();
+  int leaf_calls = 0, mid_calls = 0;
+  RemovableHandle h1 = x.register_hook([&](const Tensor& g) { ++leaf_calls; return g * 10; });
+  Tensor mid = x * 3;
+  RemovableHandle h2 = mid.register_hook([&](const Tensor& g) { ++mid_calls; return g; });
+  h2.remove();
+  h2.remove();  // twice does nothing
+  mid.sum().backward();
+  CHECK(leaf_calls == 1);
+  CHECK(mid_calls == 0);
+  CHECK(x.grad().tolist<float>() == std::vector<float>{30, 30});
+  h1.remove();
+  x.set_grad(Tensor());
+  (x * 3).sum().backward();
+  CHECK(leaf_calls == 1);
+  CHECK(x.grad().tolist<float>() == std::vector<float>{3, 3});
+}
+
+TEST_CASE("post-accumulate-grad hooks see the leaf with its updated gradient", "[autograd]") {
+  Tensor w = tensor({1.0, 2.0}).requires_grad_();
+  std::vector<std::vector<float>> seen;
+  RemovableHandle h = w.register_post_accumulate_grad_hook([&](const Tensor& leaf) {
+    CHECK(leaf.is_same(w));
+    seen.push_back(leaf.grad().tolist<float>());
+  });
+  (w * 2).sum().backward();
+  (w * 3).sum().backward();  // accumulates: the hook sees the sum
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == std::vector<float>{2, 2});
+  CHECK(seen[1] == std::vector<float>{5, 5});
+  // Fan-in: the leaf's gradient is summed first, the hook fires once per backward.
+  (w * 2 + w * 4).sum().backward();
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[2] == std::vector<float>{11, 11});
+  h.remove();
+  (w * 2).sum().backward();
+  CHECK(seen.size() == 3);
+  Tensor mid = w * 2;
+  CHECK_THROWS_WITH(mid.register_post_accumulate_grad_hook([](const Tensor&) {}),
+                    Catch::Matchers::Contains("only leaf tensors") && Catch::Matchers::Contains("mul"));
+  CHECK_THROWS_WITH(ones({1}).register_post_accumulate_grad_hook([](const Tensor&) {}),
+                    Catch::Matchers::Contains("does not require grad"));
+}
+
+TEST_CASE("gradient sinks run as soon as they are ready", "[autograd]") {
+  // keep holds w's AccumulateGrad from an older graph, so the sink has an older sequence number than the y branch;
+  // it must still run right after w's gradient is complete, before the y branch (a bucket of data parallelism
+  // starts reducing then, while backward goes on).
+  Tensor w = tensor({1.0, 2.0}).requires_grad_(), x = tensor({3.0, 4.0}).requires_grad_();
+  Tensor y = tensor({5.0, 6.0}).requires_grad_();
+  Tensor keep = w * 1;
+  std::vector<std::string> order;
+  w.register_post_accumulate_grad_hook([&](const Tensor&) { order.push_back("w"); });
+  Tensor a = y * 2;
+  a.register_hook([&](const Tensor& g) {
+    order.push_back("a");
+    return g;
+  });
+  Tensor loss = (a * 3).sum() + (w * x).sum();
+  loss.backward();
+  REQUIRE(order.size() == 2);
+  CHECK(order[0] == "w");
+  CHECK(order[1] == "a");
+}
+
+TEST_CASE("callbacks queued during backward run once it has finished", "[autograd]") {
+  Tensor w1 = tensor({1.0}).requires_grad_(), w2 = tensor({2.0}).requires_grad_();
+  std::vector<std::string> events;
+  int queued = 0;
+  auto hook = [&](const Tensor&) {
+    events.push_back("hook");
+    if (queued++ == 0)
+      autograd::queue_callback([&] {
+        // Every leaf's gradient is in place when the callback runs.
+        events.push_back(w1.grad().defined() && w2.grad().defined() ? "callback after all" : "callback early");
+        autograd::queue_callback([&] { events.push_back("nested"); });
+      });
+  };
+  w1.register_post_accumulate_grad_hook(hook);
+  w2.register_post_accumulate_grad_hook(hook);
+  (w1 * w2 * 3).sum().backward();
+  CHECK(events == std::vector<std::string>{"hook", "hook", "callback after all", "nested"});
+  CHECK_THROWS_WITH(autograd::queue_callback([] {}), Catch::Matchers::Contains("no backward is running"));
+}
+
 TEST_CASE("detach cuts the graph and shares memory", "[autograd]") {
   Tensor x = ones({2}).requires_grad_();
   Tensor y = x * 2;
