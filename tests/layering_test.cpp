@@ -13,11 +13,13 @@ namespace fs = std::filesystem;
 TEST_CASE("no source file includes a layer above its own", "[layering]") {
   // Layer order (index = height) and the include alias each folder is known by.
   // nn, optim, data and io are siblings: each may use the layers below, never one another.
-  const std::map<std::string, int> height = {{"core", 0}, {"ops", 1},   {"autograd", 2}, {"nn", 3},
-                                             {"optim", 3}, {"data", 3}, {"io", 3},  {"models", 4}};
+  const std::map<std::string, int> height = {{"core", 0},  {"ops", 1},  {"autograd", 2}, {"nn", 3},
+                                             {"optim", 3}, {"data", 3}, {"io", 3},       {"distributed", 4},
+                                             {"models", 5}};
   const std::map<std::string, std::string> folder_alias = {
       {"framework/core", "core"}, {"ops", "ops"},         {"autograd", "autograd"}, {"framework/nn", "nn"},
-      {"framework/optim", "optim"}, {"framework/data", "data"}, {"framework/io", "io"}, {"models", "models"}};
+      {"framework/optim", "optim"}, {"framework/data", "data"}, {"framework/io", "io"}, {"distributed", "distributed"},
+      {"models", "models"}};
   const fs::path root = DS_SOURCE_DIR;
   const std::regex inc(R"(#include\s*[<"]ds/(\w+)/)");
   int files = 0;
@@ -39,4 +41,24 @@ TEST_CASE("no source file includes a layer above its own", "[layering]") {
     }
   }
   CHECK(files > 40);
+}
+
+TEST_CASE("public distributed headers include neither mpi.h nor nccl.h", "[layering]") {
+  // Only the backends' .cpp files and their internal headers (mpi/, nccl/) may see the transports.
+  const fs::path root = fs::path(DS_SOURCE_DIR) / "distributed";
+  const std::regex inc(R"(#include\s*[<"](mpi|nccl|cuda_runtime)\.h[>"])");
+  int headers = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.path().extension() != ".h") continue;
+    const std::string parent = e.path().parent_path().filename().string();
+    if (parent == "mpi" || parent == "nccl") continue;
+    ++headers;
+    std::ifstream in(e.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      INFO(e.path().string() << ": " << line);
+      CHECK_FALSE(std::regex_search(line, inc));
+    }
+  }
+  CHECK(headers > 5);
 }

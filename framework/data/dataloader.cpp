@@ -144,6 +144,8 @@ class Prefetcher {
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)) {
   DS_CHECK(dataset_ != nullptr, "data_loader", "the dataset is null");
+  DS_CHECK(options_.num_replicas >= 1 && options_.rank >= 0 && options_.rank < options_.num_replicas, "data_loader",
+           "rank {} is not in [0, num_replicas {})", options_.rank, options_.num_replicas);
   DS_CHECK(options_.batch_size >= 1 && options_.num_workers >= 0 && options_.prefetch_factor >= 1, "data_loader",
            "needs batch_size >= 1, num_workers >= 0 and prefetch_factor >= 1, got {}, {} and {}", options_.batch_size,
            options_.num_workers, options_.prefetch_factor);
@@ -158,8 +160,13 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
 
 DataLoader::~DataLoader() = default;  // ~Prefetcher stops and joins the workers
 
+int64_t DataLoader::num_examples() const {
+  const int64_t n = dataset_->size(), r = options_.num_replicas;
+  return options_.drop_last ? n / r : (n + r - 1) / r;
+}
+
 int64_t DataLoader::num_batches() const {
-  const int64_t n = dataset_->size(), bs = options_.batch_size;
+  const int64_t n = num_examples(), bs = options_.batch_size;
   return options_.drop_last ? n / bs : (n + bs - 1) / bs;
 }
 
@@ -180,9 +187,21 @@ std::optional<Batch> DataLoader::next() {
   if (position_ >= total) return std::nullopt;
   if (!plan_) {
     const int64_t n = dataset_->size();
-    plan_ = std::make_shared<const detail::LoadPlan>(detail::LoadPlan{
-        dataset_, source_spec_, spec_, options_.transform, options_.seed, epoch_, options_.batch_size, n,
-        options_.shuffle ? epoch_permutation(n, options_.seed, epoch_) : std::vector<int64_t>{}});
+    std::vector<int64_t> order =
+        options_.shuffle ? epoch_permutation(n, options_.seed, epoch_) : std::vector<int64_t>{};
+    if (options_.num_replicas > 1) {
+      // This replica's positions of the epoch's order, padded by wrapping around.
+      std::vector<int64_t> mine(static_cast<size_t>(num_examples()));
+      for (size_t k = 0; k < mine.size(); ++k) {
+        const int64_t pos = (options_.rank + static_cast<int64_t>(k) * options_.num_replicas) % n;
+        mine[k] = order.empty() ? pos : order[static_cast<size_t>(pos)];
+      }
+      order = std::move(mine);
+    }
+    plan_ = std::make_shared<const detail::LoadPlan>(detail::LoadPlan{dataset_, source_spec_, spec_,
+                                                                      options_.transform, options_.seed, epoch_,
+                                                                      options_.batch_size, num_examples(),
+                                                                      std::move(order)});
   }
   const int64_t b = position_++;  // a batch that fails to load counts as handed out
   if (options_.num_workers == 0) return detail::load_batch(*plan_, b);
@@ -209,6 +228,7 @@ StateDict DataLoader::state_dict() const {
   s.set("batch_size", options_.batch_size);
   s.set("shuffle", int64_t{options_.shuffle});
   s.set("drop_last", int64_t{options_.drop_last});
+  s.set("num_replicas", int64_t{options_.num_replicas});
   return s;
 }
 
@@ -222,7 +242,15 @@ void DataLoader::load_state_dict(const StateDict& state) {
   same("batch_size", options_.batch_size);
   same("shuffle", options_.shuffle);
   same("drop_last", options_.drop_last);
-  const int64_t epoch = state.integer("epoch"), position = state.integer("position");
+  const int64_t epoch = state.integer("epoch");
+  int64_t position = state.integer("position");
+  const int64_t replicas = state.contains("num_replicas") ? state.integer("num_replicas") : 1;
+  DS_CHECK(replicas >= 1, "data_loader", "the state's num_replicas {} is not positive", replicas);
+  if (replicas != options_.num_replicas) {
+    // The same examples used so far in this epoch, in batches of the new layout (rounded down).
+    const int64_t used = position * options_.batch_size * replicas;
+    position = std::min(used / (options_.batch_size * options_.num_replicas), num_batches());
+  }
   DS_CHECK(epoch >= 0 && position >= 0 && position <= num_batches(), "data_loader",
            "the state's epoch {} and position {} are out of range ({} batches per epoch)", epoch, position,
            num_batches());

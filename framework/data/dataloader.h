@@ -39,6 +39,13 @@ struct DataLoaderOptions {
   int prefetch_factor = 2;  // at most num_workers * prefetch_factor batches are loaded ahead of the consumer
   // Applied to each example's input (which must then be f32) before it is batched; null for none.
   TransformPtr transform;
+  // Distributed sampling (torch's DistributedSampler): with num_replicas R > 1 this loader yields only the examples
+  // at positions rank, rank + R, rank + 2R, ... of the epoch's order (the same order on every rank: it depends on
+  // seed and epoch alone). The order is padded by wrapping around to a multiple of R, so every rank gets the same
+  // number of examples, or cut to one with drop_last. Batch k of the R ranks together is then batch k of one loader
+  // with batch_size R * batch_size.
+  int num_replicas = 1;
+  int rank = 0;
 };
 
 class DataLoader {
@@ -49,8 +56,10 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  // Batches per epoch: ceil(size / batch_size), or floor with drop_last.
+  // Batches per epoch: ceil(examples / batch_size), or floor with drop_last, where examples is this replica's share.
   int64_t num_batches() const;
+  // Examples per epoch this loader yields (the dataset's size, or this replica's share of it).
+  int64_t num_examples() const;
   const Dataset& dataset() const { return *dataset_; }
   const DataLoaderOptions& options() const { return options_; }
   // Shapes of a batch's input (B, ...) and target (B, ...) without B: the dataset's, after the transform.
@@ -67,10 +76,13 @@ class DataLoader {
   // naming the example's index (the failed batch counts as handed out).
   std::optional<Batch> next();
 
-  // {epoch, position, seed} and the settings they depend on (num_examples, batch_size, shuffle, drop_last).
+  // {epoch, position, seed} and the settings they depend on (num_examples, batch_size, shuffle, drop_last,
+  // num_replicas). Every replica is at the same epoch and position, so one replica's state serves all.
   StateDict state_dict() const;
   // Restores epoch, position and seed; the next batch is the one the saved loader would have given next. An error
-  // when the dataset size, batch_size, shuffle or drop_last differ from the saved ones.
+  // when the dataset size, batch_size, shuffle or drop_last differ from the saved ones. A state saved with another
+  // num_replicas (a run resumed on another number of ranks) continues after the examples the saved run had used
+  // in this epoch, rounded down to whole batches of the new layout.
   void load_state_dict(const StateDict& state);
 
   // Range-for over the rest of the current epoch, or over the next epoch when the current one is finished

@@ -54,8 +54,8 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // Updates every parameter that has a gradient, in place and outside autograd (under NoGradGuard); parameters
-  // without a gradient are skipped and keep their state.
-  void step();
+  // without a gradient are skipped and keep their state. Virtual for wrappers that shard the work (ZeRO).
+  virtual void step();
   // Re-evaluates the loss with autograd on (closure: zero the grads, forward, backward, return the loss), then
   // steps; returns the closure's loss.
   Tensor step(const std::function<Tensor()>& closure);
@@ -77,12 +77,12 @@ class Optimizer {
   // The optimizer's state: "state.<i>.step" (integer) and "state.<i>.<buffer>" (tensors, shared with the optimizer
   // as in PyTorch: clone them to keep a snapshot) for every parameter i that has state, then
   // "param_groups.<g>.num_params" and "param_groups.<g>.<option>" for every group.
-  StateDict state_dict() const;
+  virtual StateDict state_dict() const;
   // Restores a state saved by an optimizer of the same kind over parameters of the same shapes, in the same groups.
   // Everything is checked before anything changes: the number of groups and of parameters per group, missing and
   // unexpected keys, option values and buffer shapes; each error names the offending key. Buffers are copied (cast
   // to each parameter's dtype and device), so the optimizer never aliases `state`.
-  void load_state_dict(const StateDict& state);
+  virtual void load_state_dict(const StateDict& state);
 
  protected:
   // `defaults` names every option this optimizer has, with its default value.

@@ -241,3 +241,52 @@ TEST_CASE("collating a batch of 64 28x28 images costs microseconds", "[data]") {
   CHECK(batches == 40);
   CHECK(us < 2000.0);  // a loose bound for sanitizer builds; about 10 us in a release build
 }
+
+TEST_CASE("distributed sampling: R replicas of batch b make the batches of one loader of batch R b", "[data]") {
+  auto ds = std::make_shared<Indexed>(37);
+  const int R = 3;
+  const int64_t b = 4;
+  DataLoader whole(ds, {.batch_size = R * b, .shuffle = true, .seed = 9});
+  std::vector<std::unique_ptr<DataLoader>> parts;
+  for (int r = 0; r < R; ++r)
+    parts.push_back(std::make_unique<DataLoader>(
+        ds, DataLoaderOptions{.batch_size = b, .shuffle = true, .seed = 9, .num_replicas = R, .rank = r}));
+  // 37 examples pad to 39 = 3 x 13 per replica: 4 batches each (the last of 1), the first two examples repeated.
+  for (auto& p : parts) CHECK(p->num_examples() == 13);
+  CHECK(parts[0]->num_batches() == 4);
+  std::vector<int64_t> seen;
+  for (int64_t k = 0; k < whole.num_batches(); ++k) {
+    std::vector<int64_t> want = whole.next()->indices, got;
+    for (auto& p : parts) {
+      const auto batch = p->next();
+      REQUIRE(batch.has_value());
+      got.insert(got.end(), batch->indices.begin(), batch->indices.end());
+    }
+    seen.insert(seen.end(), got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    if (k + 1 < whole.num_batches()) CHECK(got == want);  // the last global batch also holds the 2 padded repeats
+  }
+  std::sort(seen.begin(), seen.end());
+  CHECK(std::unique(seen.begin(), seen.end()) - seen.begin() == 37);  // every example, once or (padding) twice
+  CHECK(seen.size() == 39);
+  // drop_last cuts to a multiple of R instead of padding.
+  DataLoader cut(ds, {.batch_size = b, .drop_last = true, .num_replicas = R, .rank = 2});
+  CHECK(cut.num_examples() == 12);
+  CHECK(cut.num_batches() == 3);
+  CHECK_THROWS_WITH(DataLoader(ds, {.num_replicas = 2, .rank = 2}), Catch::Matchers::Contains("rank 2"));
+}
+
+TEST_CASE("a replica's loader state resumes on another number of replicas", "[data]") {
+  auto ds = std::make_shared<Indexed>(48);
+  DataLoader two(ds, {.batch_size = 4, .shuffle = true, .seed = 3, .num_replicas = 2, .rank = 1});
+  for (int i = 0; i < 3; ++i) two.next();  // 3 batches x 4 x 2 replicas = 24 examples of the epoch used
+  const StateDict saved = two.state_dict();
+  CHECK(saved.integer("num_replicas") == 2);
+  DataLoader four(ds, {.batch_size = 4, .shuffle = true, .seed = 3, .num_replicas = 4, .rank = 0});
+  four.load_state_dict(saved);
+  CHECK(four.position() == 1);  // 24 / (4 x 4), rounded down
+  DataLoader one(ds, {.batch_size = 4, .shuffle = true, .seed = 3});
+  one.load_state_dict(saved);
+  CHECK(one.position() == 6);
+}
