@@ -10,6 +10,7 @@
 #include <string>
 
 #include <ds/core/error.h>
+#include <ds/distributed/init.h>
 #include <fmt/format.h>
 
 #include "train/cli.h"
@@ -47,14 +48,18 @@ int main(int argc, char** argv) {
   try {
     const ds::train::RunResult r = ds::train::run_training(cfg);
     if (r.stopped_by_guard) {
+      if (!r.is_main) return 3;
       fmt::print(stderr, "ds-train: stopped after {} skipped steps; last good checkpoint: {}\n", r.skipped,
                  r.last_checkpoint.empty() ? "none" : r.last_checkpoint);
       return 3;
     }
+    if (!r.is_main) return 0;
     for (const std::string& line : r.summary) fmt::print("{}\n", line);
     if (r.test_accuracy >= 0) fmt::print("test_accuracy={:.4f}\n", r.test_accuracy);
     return 0;
   } catch (const std::exception& e) {
+    // Every rank must end, not wait in a collective for this one.
+    if (ds::dist::get_world_size() > 1) ds::dist::abort_job(std::string("ds-train: ") + e.what(), 1);
     std::fprintf(stderr, "ds-train: %s\n", e.what());
     return 1;
   }

@@ -4,6 +4,7 @@
 #include <ds/core/error.h>
 
 #include "tools/train/config.h"
+#include "tools/train/trainer.h"
 
 using ds::train::parse_config;
 
@@ -79,4 +80,48 @@ TEST_CASE("config: the text keys (gpt, bert, kjv, tokenizer) are read and checke
     INFO(yaml);
     CHECK_THROWS_WITH(parse_config(yaml, "c.yaml"), Catch::Contains("[config] c.yaml" + message));
   }
+}
+
+TEST_CASE("config: the seed's distributed block, device and precision", "[tools][config]") {
+  const auto c = parse_config(
+      "model: {name: lenet5}\n"
+      "training: {device: cpu, precision: bf16}\n"
+      "distributed:\n  strategy: data_parallel\n  data_parallel_size: 2\n"
+      "  communication: {type: mpi, compression: {enabled: true, algorithm: int8}}\n  zero: 1\n", "d.yaml");
+  CHECK(c.distributed.strategy == "data_parallel");
+  CHECK(c.distributed.data_parallel_size == 2);
+  CHECK(c.distributed.communication == "mpi");
+  CHECK(c.distributed.compression.enabled);
+  CHECK(c.distributed.compression.algorithm == "int8");
+  CHECK(c.distributed.zero == 1);
+  CHECK(c.training.precision == "bf16");
+  // The seed's 3D block with sizes 1 is accepted as written; sizes above 1 wait for tensor/pipeline parallelism.
+  CHECK_NOTHROW(parse_config("distributed: {strategy: 3d_parallel, data_parallel_size: 4, model_parallel_size: 1, "
+                             "pipeline_parallel_size: 1, communication: {type: mpi, compression: {enabled: true, "
+                             "algorithm: fp16_quantize}}}\n", "s.yaml"));
+  CHECK_THROWS_WITH(parse_config("distributed: {strategy: 3d_parallel, model_parallel_size: 2}\n", "m.yaml"),
+                    Catch::Contains("m.yaml:1: key 'distributed.model_parallel_size' is 2") &&
+                        Catch::Contains("tensor and pipeline parallelism"));
+  CHECK_THROWS_WITH(parse_config("distributed:\n  pipeline_parallel_size: 4\n", "p.yaml"),
+                    Catch::Contains("p.yaml:2: key 'distributed.pipeline_parallel_size' is 4"));
+  CHECK_THROWS_WITH(parse_config("distributed: {communication: {type: nccl}}\n", "n.yaml"),
+                    Catch::Contains("'distributed.communication.type' is nccl") && Catch::Contains("device is cpu"));
+  CHECK_THROWS_WITH(parse_config("distributed: {communication: {compression: {algorithm: zip}}}\n", "z.yaml"),
+                    Catch::Contains("algorithm' must be one of fp16_quantize, fp16, bf16, int8, got 'zip'"));
+  CHECK_THROWS_WITH(parse_config("distributed: {zero: 2}\n", "z2.yaml"), Catch::Contains("'distributed.zero' must be one of 0, 1"));
+  CHECK_THROWS_WITH(parse_config("training: {precision: fp8}\n", "f.yaml"),
+                    Catch::Contains("'training.precision' must be one of fp32, bf16, fp16"));
+  CHECK_THROWS_WITH(parse_config("training: {device: tpu}\n", "t.yaml"), Catch::Contains("'training.device' must be cpu"));
+}
+
+TEST_CASE("config: an empty file, a directory and a warmup longer than the run are errors", "[tools][config]") {
+  CHECK_THROWS_WITH(parse_config("", "e.yaml"), Catch::Contains("[config] e.yaml: the file is empty"));
+  CHECK_THROWS_WITH(parse_config("# only a comment\n", "c.yaml"), Catch::Contains("the file is empty"));
+  CHECK_THROWS_WITH(ds::train::load_config(DS_SOURCE_DIR "/configs"), Catch::Contains("is a directory"));
+  auto c = parse_config("schedule: {name: warmup_cosine, warmup_steps: 500}\n", "w.yaml");
+  CHECK_THROWS_WITH(ds::train::check_schedule(c, 100), Catch::Contains("schedule.warmup_steps is 500") &&
+                                                           Catch::Contains("only 100 optimizer steps"));
+  CHECK_NOTHROW(ds::train::check_schedule(c, 500));
+  c.schedule.name = "cosine";  // no warmup in this schedule
+  CHECK_NOTHROW(ds::train::check_schedule(c, 100));
 }

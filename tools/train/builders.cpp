@@ -49,17 +49,22 @@ DataSets build_datasets(const DataConfig& c, int64_t num_classes, uint64_t seed)
     if (num_classes != 10) throw_error("ds-train", "fashion_mnist has 10 classes, the model asks for " + std::to_string(num_classes));
     return {std::make_shared<data::FashionMNIST>(c.root, true), std::make_shared<data::FashionMNIST>(c.root, false)};
   }
+  // One generated set split in two: the test examples come from the same classes (blob centres, image templates)
+  // as the training ones, which a set generated from another seed would not share.
   const int64_t n = c.generated_size, n_test = std::max<int64_t>(n / 4, 1);
-  if (c.dataset == "blobs")
-    return {std::make_shared<data::TensorDataset>(data::make_blobs(n, num_classes, 16, seed)),
-            std::make_shared<data::TensorDataset>(data::make_blobs(n_test, num_classes, 16, seed + 1))};
-  // Images shaped like Fashion-MNIST, so lenet5 and mlp configs run on them unchanged.
-  return {std::make_shared<data::TensorDataset>(data::make_pattern_images(n, num_classes, 1, 28, 28, seed)),
-          std::make_shared<data::TensorDataset>(data::make_pattern_images(n_test, num_classes, 1, 28, 28, seed + 1))};
+  const data::TensorDataset all = c.dataset == "blobs"
+                                      ? data::make_blobs(n + n_test, num_classes, 16, seed)
+                                      // Images shaped like Fashion-MNIST, so lenet5 and mlp configs run unchanged.
+                                      : data::make_pattern_images(n + n_test, num_classes, 1, 28, 28, seed);
+  auto part = [&](int64_t start, int64_t count) {
+    return std::make_shared<data::TensorDataset>(all.inputs().narrow(0, start, count),
+                                                 all.targets().narrow(0, start, count));
+  };
+  return {part(0, n), part(n, n_test)};
 }
 
 std::unique_ptr<data::DataLoader> build_loader(const DataConfig& c, std::shared_ptr<const data::Dataset> set, bool train,
-                                               uint64_t seed) {
+                                               uint64_t seed, int replicas, int rank) {
   std::vector<data::TransformPtr> ts;
   if (train && c.random_crop_padding > 0) {
     const Shape& in = set->spec().input_shape;
@@ -73,12 +78,14 @@ std::unique_ptr<data::DataLoader> build_loader(const DataConfig& c, std::shared_
                             .shuffle = train && c.shuffle,
                             .seed = seed,
                             .drop_last = false,
-                            .num_workers = c.num_workers};
+                            .num_workers = c.num_workers,
+                            .num_replicas = replicas,
+                            .rank = rank};
   if (!ts.empty()) o.transform = ts.size() == 1 ? ts[0] : std::make_shared<data::Compose>(ts);
   return std::make_unique<data::DataLoader>(std::move(set), o);
 }
 
-std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& c, const std::vector<Tensor>& params) {
+std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& c, std::vector<optim::ParamGroup> params) {
   const double b1 = c.betas.empty() ? -1 : c.betas[0], b2 = c.betas.empty() ? -1 : c.betas[1];
   auto betas = [&](auto o) {
     if (b1 >= 0) {

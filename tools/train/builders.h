@@ -23,10 +23,11 @@ struct DataSets {
   std::shared_ptr<const data::Dataset> train, test;
 };
 DataSets build_datasets(const DataConfig& c, int64_t num_classes, uint64_t seed);
+// replicas, rank: this rank's share of the training set in a data-parallel run (DataLoader's distributed sampling).
 std::unique_ptr<data::DataLoader> build_loader(const DataConfig& c, std::shared_ptr<const data::Dataset> set, bool train,
-                                               uint64_t seed);
+                                               uint64_t seed, int replicas = 1, int rank = 0);
 
-std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& c, const std::vector<Tensor>& params);
+std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& c, std::vector<optim::ParamGroup> groups);
 // total_steps: the optimizer steps of the whole run. Null for a constant lr.
 std::unique_ptr<optim::LRScheduler> build_scheduler(const ScheduleConfig& c, optim::Optimizer& opt, double base_lr,
                                                     int64_t total_steps);

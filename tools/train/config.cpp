@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -129,6 +130,9 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
   } catch (const YAML::ParserException& e) {
     throw_error("config", name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
   }
+  if (!root || root.IsNull())
+    throw_error("config", name + ": the file is empty; a config names at least the model or the data (configs/ has "
+                                 "examples)");
   TrainConfig c;
   c.path = name;
   Section top(root, "", name);
@@ -238,6 +242,52 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
     s.get("eval_interval", c.training.eval_interval);
     s.check(c.training.eval_interval >= 0, "eval_interval", "must be >= 0");
     s.get("threads", c.training.threads);
+    s.check(c.training.threads >= 0, "threads", "must be >= 0 (0: the default)");
+    s.get("device", c.training.device);
+    s.check(c.training.device == "cpu" || c.training.device == "cuda" || c.training.device.rfind("cuda:", 0) == 0,
+            "device", "must be cpu, cuda or cuda:N, got '" + c.training.device + "'");
+    s.get("precision", c.training.precision);
+    s.one_of("precision", c.training.precision, {"fp32", "bf16", "fp16"});
+    s.finish();
+  }
+  {
+    Section s = top.section("distributed");
+    DistributedConfig& d = c.distributed;
+    s.get("strategy", d.strategy);
+    s.one_of("strategy", d.strategy, {"none", "data_parallel", "3d_parallel"});
+    s.get("data_parallel_size", d.data_parallel_size);
+    s.check(d.data_parallel_size >= 0, "data_parallel_size", "must be >= 0 (0: the world size)");
+    const std::string later = "comes with tensor and pipeline parallelism, which ds does not have yet: set it to 1 "
+                              "(data parallelism runs on every rank)";
+    s.get("model_parallel_size", d.model_parallel_size);
+    s.check(d.model_parallel_size >= 1, "model_parallel_size", "must be >= 1");
+    s.check(d.model_parallel_size == 1, "model_parallel_size", "is " + std::to_string(d.model_parallel_size) +
+                                                                    ": a size above 1 " + later);
+    s.get("pipeline_parallel_size", d.pipeline_parallel_size);
+    s.check(d.pipeline_parallel_size >= 1, "pipeline_parallel_size", "must be >= 1");
+    s.check(d.pipeline_parallel_size == 1, "pipeline_parallel_size", "is " +
+                                                                          std::to_string(d.pipeline_parallel_size) +
+                                                                          ": a size above 1 " + later);
+    {
+      Section comm = s.section("communication");
+      comm.get("type", d.communication);
+      comm.one_of("type", d.communication, {"auto", "mpi", "nccl"});
+      comm.check(!(d.communication == "nccl" && c.training.device == "cpu"), "type",
+                 "is nccl, which communicates CUDA tensors, but training.device is cpu: use mpi, or device cuda");
+      comm.check(!(d.communication == "mpi" && c.training.device != "cpu"), "type",
+                 "is mpi, which communicates CPU tensors, but training.device is " + c.training.device + ": use nccl");
+      Section z = comm.section("compression");
+      z.get("enabled", d.compression.enabled);
+      z.get("algorithm", d.compression.algorithm);
+      z.one_of("algorithm", d.compression.algorithm, {"fp16_quantize", "fp16", "bf16", "int8"});
+      z.finish();
+      comm.finish();
+    }
+    s.get("zero", d.zero);
+    s.one_of("zero", std::to_string(d.zero), {"0", "1"});
+    s.get("bucket_cap_mb", d.bucket_cap_mb);
+    s.check(d.bucket_cap_mb > 0, "bucket_cap_mb", "must be positive");
+    s.get("find_unused_parameters", d.find_unused_parameters);
     s.finish();
   }
   {
@@ -265,6 +315,9 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
 }
 
 TrainConfig load_config(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw_error("config", path + ": is a directory; give the YAML file (configs/ has examples)");
   std::ifstream in(path);
   if (!in) throw_error("config", path + ": cannot open the file");
   std::stringstream ss;

@@ -70,6 +70,26 @@ struct ScheduleConfig {
   double max_lr = 0;  // onecycle; 0 = optimizer.lr
 };
 
+// The seed's distributed block, as written:
+//   distributed: {strategy: data_parallel, data_parallel_size: 2,
+//                 communication: {type: mpi, compression: {enabled: true, algorithm: fp16_quantize}}, zero: 1}
+// World size and rank come from the launcher (./ds launch, mpirun, srun). Tensor and pipeline parallelism
+// (model_parallel_size, pipeline_parallel_size above 1) are refused until they exist.
+struct CompressionConfig {
+  bool enabled = false;
+  std::string algorithm = "fp16_quantize";  // fp16_quantize (fp16) | bf16 | int8
+};
+struct DistributedConfig {
+  std::string strategy = "none";  // none | data_parallel | 3d_parallel (with model and pipeline sizes 1)
+  int64_t data_parallel_size = 0;  // 0: the world size; otherwise it must equal it
+  int64_t model_parallel_size = 1, pipeline_parallel_size = 1;
+  std::string communication = "auto";  // auto (mpi on cpu, nccl on cuda) | mpi | nccl
+  CompressionConfig compression;
+  int64_t zero = 0;                  // 0 | 1 (optimizer state sharded across the data-parallel ranks)
+  double bucket_cap_mb = 25;
+  bool find_unused_parameters = false;
+};
+
 struct TrainingConfig {
   int64_t epochs = 1;
   int64_t max_steps = 0;  // 0: no limit besides epochs
@@ -78,7 +98,9 @@ struct TrainingConfig {
   int64_t max_consecutive_skips = 5;  // non-finite steps in a row before the run stops
   bool evaluate = true;               // test accuracy after each epoch
   int64_t eval_interval = 0;          // also evaluate every this many steps; 0: only after each epoch
-  int threads = 0;                    // 0: the default (all cores)
+  int threads = 0;                    // 0: the default (all cores; under a launcher, cores / ranks on the host)
+  std::string device = "cpu";         // cpu | cuda (cuda:N; under a launcher, each rank its local rank's GPU)
+  std::string precision = "fp32";     // fp32 | bf16 (autocast) | fp16 (autocast + dynamic loss scaling)
   int64_t stop_after = 0;             // command line only: save and stop after this many steps, as if interrupted
 };
 
@@ -102,6 +124,7 @@ struct TrainConfig {
   TrainingConfig training;
   CheckpointConfig checkpoint;
   DebugConfig debug;
+  DistributedConfig distributed;
   std::string metrics_csv;  // output.csv; empty: none
 };
 

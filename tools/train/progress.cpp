@@ -12,9 +12,12 @@ namespace ds::train {
 
 using Clock = std::chrono::steady_clock;
 
-Progress::Progress(const TrainConfig& cfg, int64_t parameters, int64_t batches_per_epoch, const char* unit)
-    : cfg_(cfg), unit_(unit), batches_(batches_per_epoch), tty_(isatty(STDOUT_FILENO) != 0) {
+Progress::Progress(const TrainConfig& cfg, int64_t parameters, int64_t batches_per_epoch, const char* unit,
+                   bool enabled, int ranks)
+    : cfg_(cfg), unit_(unit), batches_(batches_per_epoch), tty_(isatty(STDOUT_FILENO) != 0), enabled_(enabled),
+      ranks_(ranks) {
   run_start_ = Clock::now();
+  if (!enabled_) return;
   if (!cfg.metrics_csv.empty()) {
     const auto parent = std::filesystem::path(cfg.metrics_csv).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -23,8 +26,9 @@ Progress::Progress(const TrainConfig& cfg, int64_t parameters, int64_t batches_p
     if (!csv_) throw_error("ds-train", "cannot write the metrics file " + cfg.metrics_csv);
     if (fresh) csv_ << fmt::format("kind,epoch,step,loss,accuracy,lr,{}_per_s,elapsed_s\n", unit_);
   }
-  fmt::print("ds-train: {} ({} parameters), {} on {}, {} batches of {} per epoch, {} epochs\n", cfg.model.name,
-             parameters, cfg.optimizer.name, cfg.data.dataset, batches_per_epoch, cfg.data.batch_size, cfg.training.epochs);
+  fmt::print("ds-train: {} ({} parameters), {} on {}, {} batches of {} per epoch{}, {} epochs\n", cfg.model.name,
+             parameters, cfg.optimizer.name, cfg.data.dataset, batches_per_epoch, cfg.data.batch_size,
+             ranks > 1 ? fmt::format(" on each of {} ranks", ranks) : "", cfg.training.epochs);
   std::fflush(stdout);
 }
 
@@ -43,6 +47,7 @@ double Progress::rate() const {
 }
 
 void Progress::step(int64_t step, double loss, double lr, int64_t position) {
+  if (!enabled_) return;
   position_ = position;
   ++steps_in_epoch_;
   loss_avg_ = steps_in_epoch_ == 1 ? loss : 0.9 * loss_avg_ + 0.1 * loss;
@@ -72,6 +77,7 @@ void Progress::step(int64_t step, double loss, double lr, int64_t position) {
 }
 
 void Progress::end_epoch() {
+  if (!enabled_) return;
   if (tty_) fmt::print("\n");
   fmt::print("epoch {} done: {} steps, {:.1f} s, {:.0f} {}/s\n", epoch_ + 1, steps_in_epoch_,
              std::chrono::duration<double>(Clock::now() - epoch_start_).count(), rate(), unit_);
@@ -79,6 +85,7 @@ void Progress::end_epoch() {
 }
 
 void Progress::evaluation(int64_t epoch, int64_t step, const Evaluation& e, bool end_of_epoch) {
+  if (!enabled_) return;
   std::string extra;
   for (const auto& [name, value] : e.extra) extra += fmt::format(" {} {:.4f}", name, value);
   if (tty_ && !end_of_epoch) fmt::print("\n");  // below the progress bar
@@ -93,6 +100,7 @@ void Progress::evaluation(int64_t epoch, int64_t step, const Evaluation& e, bool
 }
 
 void Progress::finish(double seconds) {
+  if (!enabled_) return;
   fmt::print("finished in {:.1f} s\n", seconds);
   std::fflush(stdout);
 }

@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 
 #include <ds/autograd/anomaly.h>
+#include <ds/autograd/autocast.h>
+#include <ds/io/checkpoint.h>
+#include <ds/optim/grad_scaler.h>
 #include <ds/core/error.h>
 #include <ds/core/logging.h>
 #include <ds/core/rng.h>
@@ -17,24 +20,44 @@
 #include <ds/optim/clip_grad.h>
 
 #include "builders.h"
+#include "parallel.h"
 #include "progress.h"
 #include "task.h"
 
 namespace ds::train {
 namespace {
 
+// training.precision's autocast: bf16 or fp16; fp32 turns it off (the dtype then only has to be a valid one).
+struct PrecisionGuard {
+  explicit PrecisionGuard(const TrainConfig& cfg)
+      : guard(cfg.training.precision == "fp16" ? kF16 : kBF16, cfg.training.precision != "fp32") {}
+  AutocastGuard guard;
+};
+
+void to_device(data::Batch& b, Device device) {
+  if (device.is_cpu()) return;
+  b.input = b.input.to(device);
+  b.target = b.target.to(device);
+}
+
 using Clock = std::chrono::steady_clock;
 constexpr const char* kFormat = "ds-train/1";
 
 struct Run {
   const TrainConfig& cfg;
+  Parallel& par;
   std::unique_ptr<Task> task;
   std::shared_ptr<nn::Module> model;
+  std::shared_ptr<dist::DistributedDataParallel> ddp;  // null in a world of one
   std::unique_ptr<data::DataLoader> train_loader, test_loader;
   std::unique_ptr<optim::Optimizer> opt;
   std::unique_ptr<optim::LRScheduler> sched;
-  std::unique_ptr<CheckpointManager> ckpt;
+  optim::GradScaler scaler;
+  // Rank 0 writes the checkpoints; with ZeRO-1 every rank also writes its optimizer shard (zero_ckpt), first.
+  std::unique_ptr<CheckpointManager> ckpt, zero_ckpt;
   int64_t step = 0, skipped = 0, consecutive = 0, total_steps = 0;
+
+  bool sharded() const { return zero_ckpt != nullptr; }
 
   StateDict state() const {
     StateDict s;
@@ -45,9 +68,11 @@ struct Run {
     s.set("rng.seed", static_cast<int64_t>(rng.seed));
     s.set("rng.offset", static_cast<int64_t>(rng.offset));
     s.merge("model", model->state_dict());
-    s.merge("optimizer", opt->state_dict());
+    if (!sharded()) s.merge("optimizer", opt->state_dict());
     if (sched) s.merge("scheduler", sched->state_dict());
+    if (scaler.is_enabled()) s.merge("scaler", scaler.state_dict());
     s.merge("loader", train_loader->state_dict());
+    s.set("world_size", static_cast<int64_t>(par.size()));
     return s;
   }
 
@@ -60,20 +85,48 @@ struct Run {
     skipped = s.integer("skipped");
     default_generator().set_state({static_cast<uint64_t>(s.integer("rng.seed")), static_cast<uint64_t>(s.integer("rng.offset"))});
     model->load_state_dict(s.sub("model"));
-    opt->load_state_dict(s.sub("optimizer"));
+    if (sharded()) {
+      // This rank's optimizer shard of the same step.
+      const std::string shard = zero_ckpt->path_for(step);
+      StateDict z;
+      try {
+        z = load_checkpoint(shard);
+      } catch (const Error& e) {
+        throw_error("ds-train", fmt::format("{} is a ZeRO-1 checkpoint; rank {}'s optimizer shard for step {} does "
+                                            "not load ({}): resume a sharded run on the same number of ranks",
+                                            path, par.rank(), step, e.what()));
+      }
+      opt->load_state_dict(z.sub("optimizer"));
+    } else {
+      opt->load_state_dict(s.sub("optimizer"));
+    }
     if (sched) sched->load_state_dict(s.sub("scheduler"));
+    if (scaler.is_enabled() && s.contains("scaler.scale")) scaler.load_state_dict(s.sub("scaler"));
     train_loader->load_state_dict(s.sub("loader"));
+    const int64_t saved_world = s.contains("world_size") ? s.integer("world_size") : 1;
+    if (saved_world != par.size())
+      log_info(fmt::format("{} was saved by {} rank(s); resuming on {}", path, saved_world, par.size()));
   }
 
+  // Shards first (every rank), then rank 0's checkpoint, whose existence marks the step complete.
   std::string save() {
-    const std::string path = ckpt->save(step, state());
-    return path;
+    if (sharded()) {
+      StateDict z;
+      z.merge("optimizer", opt->state_dict());
+      zero_ckpt->save(step, z);
+      par.barrier();
+    }
+    std::string path;
+    if (par.is_main()) path = ckpt->save(step, state());
+    par.barrier();
+    return path.empty() ? ckpt->path_for(step) : path;
   }
 
   // The task's metrics over the test set (its first max_eval_examples examples when set), in eval mode without
   // autograd. Nothing it does touches the training state, so evaluating never changes a resumed run.
   Evaluation evaluate() {
     NoGradGuard no_grad;
+    PrecisionGuard precision(cfg);
     model->eval();
     test_loader->set_epoch(0);
     const int64_t limit = cfg.data.max_eval_examples;
@@ -82,6 +135,7 @@ struct Run {
       if (limit > 0 && seen >= limit) return std::nullopt;
       std::optional<data::Batch> b = test_loader->next();
       if (!b) return b;
+      to_device(*b, par.device());
       const int64_t n = b->input.size(0);
       if (limit > 0 && seen + n > limit) {
         b->input = b->input.narrow(0, 0, limit - seen);
@@ -109,26 +163,54 @@ struct Run {
 
 double current_lr(const optim::Optimizer& opt) { return opt.param_groups().front().lr(); }
 
+// The training loss of a batch: through DDP's forward when data parallel, under autocast for bf16 and fp16.
+Tensor batch_loss(Run& r, const data::Batch& b) {
+  PrecisionGuard precision(r.cfg);
+  if (r.ddp) return r.ddp->run([&] { return r.task->loss(b); });
+  return r.task->loss(b);
+}
+
 }  // namespace
+
+void check_schedule(const TrainConfig& cfg, int64_t total_steps) {
+  const std::string& n = cfg.schedule.name;
+  const bool warms = n == "constant" || n == "warmup_cosine" || n == "warmup_linear";
+  if (warms && cfg.schedule.warmup_steps > total_steps)
+    throw_error("config", fmt::format("{}: schedule.warmup_steps is {} but the run takes only {} optimizer steps "
+                                      "(training.max_steps / --max-steps, or epochs x batches per epoch / "
+                                      "grad_accumulation): the learning rate would never finish warming up",
+                                      cfg.path, cfg.schedule.warmup_steps, total_steps));
+}
 
 RunResult run_training(const TrainConfig& cfg) {
   if (cfg.training.threads > 0) set_num_threads(cfg.training.threads);
+  Parallel par(cfg);
   manual_seed(cfg.training.seed);
-  Run r{cfg};
+  Run r{cfg, par};
   r.task = make_task(cfg);
   r.model = r.task->model;
-  r.train_loader = build_loader(cfg.data, r.task->train_set, true, cfg.training.seed);
+  r.model->to(par.device());
+  r.train_loader = build_loader(cfg.data, r.task->train_set, true, cfg.training.seed, par.size(), par.rank());
   r.test_loader = build_loader(cfg.data, r.task->test_set, false, cfg.training.seed);
-  r.opt = build_optimizer(cfg.optimizer, r.model->parameters());
+  r.opt = par.optimizer(r.model->parameters());
   const int64_t accum = cfg.optimizer.grad_accumulation;
   const int64_t steps_per_epoch = std::max<int64_t>(1, r.train_loader->num_batches() / accum);
   r.total_steps = steps_per_epoch * cfg.training.epochs;
   if (cfg.training.max_steps > 0) r.total_steps = std::min(r.total_steps, cfg.training.max_steps);
+  check_schedule(cfg, r.total_steps);
   r.sched = build_scheduler(cfg.schedule, *r.opt, cfg.optimizer.lr, r.total_steps);
+  r.scaler = optim::GradScaler({.enabled = cfg.training.precision == "fp16"});
 
   RunResult result;
   if (!cfg.checkpoint.dir.empty()) {
     r.ckpt = std::make_unique<CheckpointManager>(cfg.checkpoint.dir, cfg.checkpoint.keep_last);
+    if (par.active() && cfg.distributed.zero == 1) {
+      // One more shard than checkpoints kept: a run killed between the shards and rank 0's file resumes from the
+      // previous step, whose shards must still be there.
+      const int keep = cfg.checkpoint.keep_last == 0 ? 0 : cfg.checkpoint.keep_last + 1;
+      r.zero_ckpt = std::make_unique<CheckpointManager>(
+          fmt::format("{}/zero-rank{:05d}-of-{:05d}", cfg.checkpoint.dir, par.rank(), par.size()), keep);
+    }
     if (cfg.checkpoint.resume)
       if (auto loaded = r.ckpt->load_latest()) {
         r.restore(loaded->state, loaded->path);
@@ -136,8 +218,10 @@ RunResult run_training(const TrainConfig& cfg) {
         log_info(fmt::format("resumed from {} at step {}", loaded->path, r.step));
       }
   }
+  r.ddp = par.wrap(r.model);  // after restoring: DDP starts every rank from rank 0's state
 
-  Progress progress(cfg, r.model->parameter_count(), r.train_loader->num_batches(), r.task->unit());
+  Progress progress(cfg, r.model->parameter_count(), r.train_loader->num_batches(), r.task->unit(), par.is_main(),
+                    par.size());
   const std::vector<Tensor> params = r.model->parameters();
   const auto t0 = Clock::now();
   r.model->train();
@@ -158,15 +242,20 @@ RunResult run_training(const TrainConfig& cfg) {
     double loss_acc = 0;
     bool bad = false;
     while (auto b = r.train_loader->next()) {
-      Tensor loss = r.task->loss(*b);
+      to_device(*b, par.device());
+      // Only the last micro-batch of an accumulation window communicates.
+      if (r.ddp) r.ddp->set_require_sync(micro + 1 == accum);
+      Tensor loss = batch_loss(r, *b);
       double lv = loss.item<double>();
       for (int64_t s : cfg.debug.nan_at_steps)
         if (s == r.step) {
           loss = loss * std::numeric_limits<double>::quiet_NaN();
           lv = std::numeric_limits<double>::quiet_NaN();
         }
-      if (std::isfinite(lv)) (accum > 1 ? loss * (1.0 / static_cast<double>(accum)) : loss).backward();
-      else if (!bad) {
+      // A rank with a non-finite loss still runs backward (its NaN gradients reach every rank through the
+      // average), so that all ranks take part in the same collectives; every rank then skips the step together.
+      if (std::isfinite(lv) || r.ddp) r.scaler.scale(accum > 1 ? loss * (1.0 / static_cast<double>(accum)) : loss).backward();
+      if (!std::isfinite(lv) && !bad) {
         bad = true;
         log_warn(fmt::format("step {}: the loss is {}; {}", r.step, lv, r.first_bad_op(*b)));
       }
@@ -174,13 +263,17 @@ RunResult run_training(const TrainConfig& cfg) {
       progress.add_samples(r.task->count(*b));
       if (++micro < accum) continue;
       micro = 0;
-      // One optimizer step, unless the loss or a gradient is not finite: then the step is skipped and counted.
+      // One optimizer step, unless the loss or a gradient is not finite on some rank: then every rank skips it.
+      if (r.scaler.is_enabled()) r.scaler.unscale_(*r.opt);
       const double norm = optim::clip_grad_norm_(params, cfg.optimizer.clip_grad_norm > 0 ? cfg.optimizer.clip_grad_norm
                                                                                           : std::numeric_limits<double>::infinity());
-      if (!bad && !std::isfinite(norm)) {
+      // With fp16 loss scaling an overflowing gradient is routine: the scaler skips the step and lowers its scale.
+      const bool overflow = r.scaler.is_enabled() && !std::isfinite(norm);
+      if (!bad && !overflow && !std::isfinite(norm)) {
         bad = true;
         log_warn(fmt::format("step {}: the gradient norm is {}; skipping the step", r.step, norm));
       }
+      bad = !par.all(!bad);
       if (bad) {
         ++r.skipped;
         if (++r.consecutive >= cfg.training.max_consecutive_skips) {
@@ -189,12 +282,15 @@ RunResult run_training(const TrainConfig& cfg) {
                                "is untouched)", r.consecutive, result.last_checkpoint.empty() ? "none" : result.last_checkpoint));
           done = true;
         }
+      } else if (r.scaler.is_enabled()) {
+        if (r.scaler.step(*r.opt)) r.consecutive = 0;
       } else {
         r.opt->step();
         r.consecutive = 0;
       }
+      if (r.scaler.is_enabled()) r.scaler.update();
       r.opt->zero_grad();
-      if (!bad && r.sched) r.sched->step();
+      if (!bad && !overflow && r.sched) r.sched->step();
       ++r.step;
       result.last_loss = loss_acc;
       progress.step(r.step, loss_acc, current_lr(*r.opt), r.train_loader->position());
@@ -223,6 +319,7 @@ RunResult run_training(const TrainConfig& cfg) {
   if (last_eval) result.summary = r.task->summary(*last_eval);
   result.steps = r.step;
   result.skipped = r.skipped;
+  result.is_main = par.is_main();
   progress.finish(std::chrono::duration<double>(Clock::now() - t0).count());
   return result;
 }

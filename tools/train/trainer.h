@@ -18,9 +18,15 @@ struct RunResult {
   bool stopped_by_guard = false;  // max_consecutive_skips was reached
   std::string last_checkpoint;    // path of the newest checkpoint written or resumed from
   std::vector<std::string> summary;  // the task's closing lines after an evaluation (e.g. the LM's unigram comparison)
+  bool is_main = true;               // rank 0 (or a world of one): the rank that reports
 };
 
-// Runs the training the config describes. Progress goes to stdout (a bar on a terminal, log lines otherwise).
+// Runs the training the config describes. Progress goes to stdout (a bar on a terminal, log lines otherwise), from
+// rank 0 only when several ranks run it (distributed block, launched by ./ds launch, mpirun or srun).
 RunResult run_training(const TrainConfig& config);
+
+// Checks the schedule against the run's length: warmup_steps above the optimizer steps the run takes is an error
+// naming schedule.warmup_steps (the lr would never finish warming up).
+void check_schedule(const TrainConfig& config, int64_t total_steps);
 
 }  // namespace ds::train
