@@ -58,7 +58,8 @@ std::pair<ds::StateDict, std::string> load_model_state(const ds::train::TrainCon
 }
 
 int generate(const ds::train::TrainConfig& cfg, const Options& o) {
-  if (cfg.model.name != "gpt")
+  const std::string& n = cfg.model.name;
+  if (n != "gpt" && n.rfind("gpt2", 0) != 0 && n.rfind("gpt3", 0) != 0)
     ds::throw_error(kTool, fmt::format("{}: model.name is '{}': ds-generate samples from gpt models only", cfg.path,
                                        cfg.model.name));
   if (o.threads > 0) ds::set_num_threads(o.threads);

@@ -83,7 +83,7 @@ void train_without_dropout(nn::Module& m) {
 }
 
 std::vector<TorchCase> cases() {
-  auto zoo = [](const char* name) { return [name] { return models::zoo_entry(name).make(); }; };
+  auto zoo = [](const char* name) { return [name] { return models::zoo_entry(name).create(); }; };
   std::vector<TorchCase> v{
       {"alexnet", "", zoo("alexnet"), true, 64},
       {"vgg11_bn", "init_weights=False", [] { return models::vgg11_bn(1000, false); }, true, 32},

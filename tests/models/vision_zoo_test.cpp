@@ -77,7 +77,7 @@ void check_model(const Case& c) {
   const models::ZooEntry& e = zoo_entry(c.name);
   CHECK(e.family == "vision");
   CHECK(e.parameter_count() == c.parameters);
-  const auto m = c.make ? c.make() : e.make();
+  const auto m = c.make ? c.make() : e.create();
   REQUIRE(m);
   CHECK(m->parameter_count() == c.parameters);
   const StateDict state = m->state_dict();

@@ -32,7 +32,7 @@ TEST_CASE("zoo: LeNet-5 and the MLP as ds-train builds them for Fashion-MNIST", 
   for (const char* name : {"lenet5", "mlp"}) {
     INFO(name);
     const models::ZooEntry& e = models::zoo_entry(name);
-    const auto m = e.make();
+    const auto m = e.create();
     // LeNet-5: 6*1*25+6 + 16*6*25+16 + 400*120+120 + 120*84+84 + 84*10+10 = 61,706;
     // MLP 784-512-512-10: 784*512+512 + 512*512+512 + 512*10+10 = 669,706.
     CHECK(m->parameter_count() == e.parameter_count());

@@ -72,3 +72,35 @@ TEST_CASE("ds-train: an injected NaN is skipped and counted; a NaN that persists
     CHECK(ds::load_checkpoint((ck / "ckpt-0000000006.dsckpt").string()).integer("step") == 6);
   }
 }
+
+TEST_CASE("ds-train trains zoo models by name, with their arguments, on images they admit", "[tools][zoo]") {
+  Dir dir("zoo");
+  const std::pair<std::string, std::string> models[] = {
+      {"resnet18", "{}"}, {"mobilenet_v2", "{width_mult: 0.5}"}, {"squeezenet1_1", "{}"},
+      {"googlenet", "{aux_logits: false, dropout: 0.1}"}, {"vgg11_bn", "{init_weights: false}"},
+      {"mlp", "{hidden: [32]}"}};
+  for (const auto& [name, args] : models) {
+    INFO(name);
+    const fs::path p = dir.path / (name + ".yaml");
+    std::ofstream(p) << "model: {name: " << name << ", num_classes: 4, args: " << args << "}\n"
+                     << "data: {dataset: pattern_images, generated_size: 16, batch_size: 4, eval_batch_size: 8,\n"
+                        "       image_channels: 3, image_size: 32}\n"
+                        "optimizer: {name: sgd, lr: 0.01}\ntraining: {epochs: 1, max_steps: 2, log_interval: 1}\n";
+    REQUIRE(run(p.string(), dir.path / (name + ".log")) == 0);
+    CHECK(read(dir.path / (name + ".log")).find("test_accuracy=") != std::string::npos);
+  }
+  // What a model cannot take is named: an unknown argument, too few channels, too small an image.
+  auto fails_with = [&](const std::string& model, const std::string& data, const std::string& why) {
+    const fs::path p = dir.path / "bad.yaml";
+    std::ofstream(p) << "model: " << model << "\ndata: {dataset: pattern_images, generated_size: 16, " << data
+                     << "}\ntraining: {max_steps: 1}\n";
+    CHECK(run(p.string(), dir.path / "bad.log") != 0);
+    const std::string log = read(dir.path / "bad.log");
+    INFO(log);
+    CHECK(log.find(why) != std::string::npos);
+  };
+  fails_with("{name: resnet18, args: {width_mult: 2}}", "image_channels: 3, image_size: 32",
+             "resnet18: argument 'width_mult' is unknown; resnet18 takes num_classes");
+  fails_with("{name: resnet18}", "image_size: 32", "model 'resnet18' needs images (3, H, W)");
+  fails_with("{name: alexnet}", "image_channels: 3, image_size: 32", "needs images of at least 63x63");
+}

@@ -106,3 +106,35 @@ TEST_CASE("ds-train bert: a tiny BERT's MLM + NSP loss falls", "[tools][text]") 
   CHECK(log.find("mlm_loss_below_unigram=") != std::string::npos);
   CHECK(log.find("test_accuracy=") != std::string::npos);
 }
+
+TEST_CASE("ds-train trains the zoo's GPT-2 and BERT by name, with their arguments", "[tools][text][zoo]") {
+  if (!have_bible()) return;
+  Dir dir("zoo_text");
+  for (const std::string model : {"gpt2", "bert-base-uncased"}) {
+    INFO(model);
+    const fs::path p = dir.path / (model + ".yaml");
+    const std::string args = model == "gpt2" ? "{n_layer: 1, n_head: 2, n_embd: 32}"
+                                             : "{num_hidden_layers: 1, num_attention_heads: 2, hidden_size: 32, "
+                                               "intermediate_size: 64}";
+    std::ofstream(p) << "model: {name: " << model << ", block_size: 32, args: " << args << "}\n"
+                     << "data:\n  dataset: kjv\n  tokenizer: {dir: " << (dir.path / "tokenizer").string()
+                     << ", vocab_size: 512}\n  windows_per_epoch: 32\n  batch_size: 8\n  eval_batch_size: 16\n"
+                        "  max_eval_examples: 16\n"
+                        "optimizer: {name: adamw, lr: 0.01}\ntraining: {epochs: 1, seed: 5, log_interval: 1}\n";
+    REQUIRE(train(p.string(), dir.path / (model + ".log")) == 0);
+    const std::string log = read(dir.path / (model + ".log"));
+    INFO(log);
+    CHECK(log.find("ds-train: " + model) != std::string::npos);
+    CHECK(log.find("test_accuracy=") != std::string::npos);
+  }
+  // The vocabulary is the tokenizer's: model.args may not set it; an unknown argument is named.
+  const fs::path bad = dir.path / "bad.yaml";
+  std::ofstream(bad) << "model: {name: gpt2, args: {vocab_size: 100}}\ndata: {dataset: kjv, tokenizer: {dir: "
+                     << (dir.path / "tokenizer").string() << ", vocab_size: 512}}\n";
+  CHECK(train(bad.string(), dir.path / "bad.log") != 0);
+  CHECK(read(dir.path / "bad.log").find("the vocabulary comes from data.tokenizer") != std::string::npos);
+  std::ofstream(bad) << "model: {name: gpt2, args: {n_layers: 1}}\ndata: {dataset: kjv, tokenizer: {dir: "
+                     << (dir.path / "tokenizer").string() << ", vocab_size: 512}}\n";
+  CHECK(train(bad.string(), dir.path / "bad2.log") != 0);
+  CHECK(read(dir.path / "bad2.log").find("gpt2: argument 'n_layers' is unknown; gpt2 takes") != std::string::npos);
+}

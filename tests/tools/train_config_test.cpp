@@ -125,3 +125,19 @@ TEST_CASE("config: an empty file, a directory and a warmup longer than the run a
   c.schedule.name = "cosine";  // no warmup in this schedule
   CHECK_NOTHROW(ds::train::check_schedule(c, 100));
 }
+
+TEST_CASE("config: every model of the zoo is a model.name, with args of every kind", "[tools][config]") {
+  for (const ds::models::ZooEntry& e : ds::models::zoo()) {
+    INFO(e.name);
+    const std::string data = e.family == "nlp" ? "data: {dataset: kjv, tokenizer: {dir: tok}}\n" : "";
+    const auto c = parse_config("model: {name: " + e.name + "}\n" + data, "z.yaml");
+    CHECK(c.model.name == e.name);
+  }
+  const auto c = parse_config("model: {name: mlp, args: {hidden: [8, 4], dropout: 0.5, mode: fast}}\n", "a.yaml");
+  CHECK(c.model.args.integers("hidden", {}) == std::vector<int64_t>{8, 4});
+  CHECK(c.model.args.number("dropout", 0) == 0.5);
+  CHECK(c.model.args.has("mode"));
+  CHECK_THROWS_WITH(parse_config("model: {name: mlp, args: [1, 2]}\n", "b.yaml"),
+                    Catch::Contains("b.yaml:1: key 'model.args' must be a mapping"));
+  CHECK_THROWS_WITH(parse_config("model: {name: gpt2}\n", "c.yaml"), Catch::Contains("must be a text data set (kjv)"));
+}

@@ -2,43 +2,71 @@
 
 #include <ds/core/error.h>
 #include <ds/data/data.h>
-#include <ds/models/vision/lenet.h>
-#include <ds/models/vision/resnet.h>
+#include <ds/models/zoo.h>
+#include <fmt/format.h>
 #include <ds/optim/optim.h>
 
 namespace ds::train {
 
 std::shared_ptr<nn::Module> build_model(const ModelConfig& c, const data::SampleSpec& input) {
   const Shape& in = input.input_shape;
-  auto need_image = [&](int64_t channels) {
-    if (in.size() != 3 || (channels > 0 && in[0] != channels))
-      throw_error("ds-train", "model '" + c.name + "' needs images (C, H, W)" +
-                                  (channels > 0 ? " with " + std::to_string(channels) + " channels" : "") +
-                                  ", the data set gives " + shape_str(in));
-  };
-  if (c.name == "lenet5") {
-    need_image(0);
-    if (in[1] != 28 || in[2] != 28)
-      throw_error("ds-train", "model 'lenet5' needs 28x28 images, the data set gives " + shape_str(in));
-    return models::lenet5(c.num_classes, in[0]);
-  }
+  const models::ZooEntry& e = models::zoo_entry(c.name);
+  models::ModelArgs args = c.args;
+  if (!args.has("num_classes")) args.set("num_classes", static_cast<double>(c.num_classes));
   if (c.name == "mlp") {
     int64_t features = 1;
     for (int64_t s : in) features *= s;
-    return models::mlp(features, c.hidden, c.num_classes);
+    if (!args.has("in_features")) args.set("in_features", static_cast<double>(features));
+    if (!args.has("hidden")) args.set("hidden", std::vector<double>(c.hidden.begin(), c.hidden.end()));
+    return e.create(args);
   }
-  need_image(3);
-  if (c.name == "resnet18") return models::resnet18(c.num_classes);
-  if (c.name == "resnet34") return models::resnet34(c.num_classes);
-  return models::resnet50(c.num_classes);
+  // Images: the channels the model takes, and at least its smallest size (LeNet-5: exactly 28x28).
+  if (c.name == "lenet5" && !args.has("in_channels") && in.size() == 3)
+    args.set("in_channels", static_cast<double>(in[0]));
+  const int64_t channels = c.name == "lenet5" ? args.integer("in_channels", 1) : e.input_shape[0];
+  if (in.size() != 3 || in[0] != channels)
+    throw_error("ds-train", fmt::format("model '{}' needs images ({}, H, W), the data set gives {}", c.name, channels,
+                                        shape_str(in)));
+  if (c.name == "lenet5" && (in[1] != 28 || in[2] != 28))
+    throw_error("ds-train", "model 'lenet5' needs 28x28 images, the data set gives " + shape_str(in));
+  if (std::min(in[1], in[2]) < e.min_input_size)
+    throw_error("ds-train", fmt::format("model '{}' needs images of at least {}x{}, the data set gives {}", c.name,
+                                        e.min_input_size, e.min_input_size, shape_str(in)));
+  return e.create(args);
+}
+
+// The vocabulary is the tokenizer's and the context model.block_size, whatever the model.
+void check_text_args(const ModelConfig& c) {
+  if (c.args.has("vocab_size") || c.args.has("block_size") || c.args.has("max_position_embeddings"))
+    throw_error("config", "model '" + c.name + "': the vocabulary comes from data.tokenizer and the context from "
+                                               "model.block_size; leave them out of model.args");
 }
 
 models::GPTConfig gpt_config(const ModelConfig& c, int64_t vocab_size) {
+  check_text_args(c);
+  if (c.name != "gpt") {  // a zoo config (gpt2, gpt3-small, ...) with its arguments
+    models::GPTConfig g = models::gpt_config_with(models::GPTConfig::named(c.name), c.args);
+    c.args.finish(c.name);
+    g.vocab_size = vocab_size;
+    g.block_size = c.block_size;
+    return g;
+  }
+  c.args.finish("gpt (its sizes are model.n_layer, n_head, n_embd, block_size, dropout)");
   return {.vocab_size = vocab_size, .block_size = c.block_size, .n_layer = c.n_layer, .n_head = c.n_head,
           .n_embd = c.n_embd, .dropout = c.dropout};
 }
 
 models::BertConfig bert_config(const ModelConfig& c, int64_t vocab_size, int64_t pad_id) {
+  check_text_args(c);
+  if (c.name != "bert") {  // bert-base-uncased, ... with its arguments
+    models::BertConfig b = models::bert_config_with(models::BertConfig::named(c.name), c.args);
+    c.args.finish(c.name);
+    b.vocab_size = vocab_size;
+    b.max_position_embeddings = c.block_size;
+    b.pad_token_id = pad_id;
+    return b;
+  }
+  c.args.finish("bert (its sizes are model.n_layer, n_head, n_embd, block_size, dropout)");
   return {.vocab_size = vocab_size, .hidden_size = c.n_embd, .num_hidden_layers = c.n_layer,
           .num_attention_heads = c.n_head, .intermediate_size = 4 * c.n_embd, .max_position_embeddings = c.block_size,
           .pad_token_id = pad_id, .hidden_dropout_prob = c.dropout, .attention_probs_dropout_prob = c.dropout};
@@ -54,8 +82,9 @@ DataSets build_datasets(const DataConfig& c, int64_t num_classes, uint64_t seed)
   const int64_t n = c.generated_size, n_test = std::max<int64_t>(n / 4, 1);
   const data::TensorDataset all = c.dataset == "blobs"
                                       ? data::make_blobs(n + n_test, num_classes, 16, seed)
-                                      // Images shaped like Fashion-MNIST, so lenet5 and mlp configs run unchanged.
-                                      : data::make_pattern_images(n + n_test, num_classes, 1, 28, 28, seed);
+                                      // Images (1, 28, 28) by default, shaped like Fashion-MNIST.
+                                      : data::make_pattern_images(n + n_test, num_classes, c.image_channels,
+                                                                  c.image_size, c.image_size, seed);
   auto part = [&](int64_t start, int64_t count) {
     return std::make_shared<data::TensorDataset>(all.inputs().narrow(0, start, count),
                                                  all.targets().narrow(0, start, count));

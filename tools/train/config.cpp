@@ -43,6 +43,30 @@ class Section {
       fail(v, "key '" + where(key) + "' must be " + type_name<T>() + ", got '" + text(v) + "'");
     }
   }
+  // A mapping of names to numbers, strings or lists of numbers (a model's arguments).
+  void args(const std::string& key, models::ModelArgs& out) {
+    read_.insert(key);
+    if (!node_ || node_.IsNull() || !node_[key]) return;
+    const YAML::Node m = node_[key];
+    if (!m.IsMap()) fail(m, "key '" + where(key) + "' must be a mapping of argument names to values");
+    for (const auto& kv : m) {
+      const std::string name = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      try {
+        if (v.IsSequence()) {
+          out.set(name, v.as<std::vector<double>>());
+        } else if (v.IsScalar()) {
+          double d = 0;
+          if (YAML::convert<double>::decode(v, d)) out.set(name, d);
+          else out.set(name, v.as<std::string>());
+        } else {
+          fail(v, "argument '" + where(key) + "." + name + "' must be a number, a string or a list of numbers");
+        }
+      } catch (const YAML::Exception&) {
+        fail(v, "argument '" + where(key) + "." + name + "' must be a number, a string or a list of numbers");
+      }
+    }
+  }
   // A nested mapping.
   Section section(const std::string& key) {
     read_.insert(key);
@@ -139,7 +163,14 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
   {
     Section s = top.section("model");
     s.get("name", c.model.name);
-    s.one_of("name", c.model.name, {"lenet5", "mlp", "resnet18", "resnet34", "resnet50", "gpt", "bert"});
+    bool known = c.model.name == "gpt" || c.model.name == "bert";
+    std::string names = "gpt, bert";
+    for (const models::ZooEntry& e : models::zoo()) {
+      known |= e.name == c.model.name;
+      names += ", " + e.name;
+    }
+    s.check(known, "name", "must be a model of the zoo or gpt or bert (" + names + "), got '" + c.model.name + "'");
+    s.args("args", c.model.args);
     s.get("num_classes", c.model.num_classes);
     s.check(c.model.num_classes > 1, "num_classes", "must be at least 2");
     s.get("hidden", c.model.hidden);
@@ -157,7 +188,8 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
     s.check(m.dropout >= 0 && m.dropout < 1, "dropout", "must be in [0, 1)");
     s.finish();
   }
-  const bool text_model = c.model.name == "gpt" || c.model.name == "bert";
+  const bool text_model = c.model.name == "gpt" || c.model.name == "bert" ||
+                          models::zoo_entry(c.model.name).family == "nlp";
   {
     Section s = top.section("data");
     s.get("dataset", c.data.dataset);
@@ -184,6 +216,10 @@ TrainConfig parse_config(const std::string& yaml, const std::string& name) {
     s.check(c.data.horizontal_flip >= 0 && c.data.horizontal_flip <= 1, "horizontal_flip", "must be a probability in [0, 1]");
     s.get("generated_size", c.data.generated_size);
     s.check(c.data.generated_size >= 8, "generated_size", "must be at least 8");
+    s.get("image_channels", c.data.image_channels);
+    s.check(c.data.image_channels >= 1 && c.data.image_channels <= 16, "image_channels", "must be in [1, 16]");
+    s.get("image_size", c.data.image_size);
+    s.check(c.data.image_size >= 4 && c.data.image_size <= 512, "image_size", "must be in [4, 512]");
     if (text_data) {  // the image transforms would meet token ids
       const std::string why = "is an image transform: the text data set kjv has none";
       s.check(c.data.normalize_mean.empty(), "normalize_mean", why);

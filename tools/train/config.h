@@ -6,10 +6,17 @@
 #include <string>
 #include <vector>
 
+#include <ds/models/zoo.h>
+
 namespace ds::train {
 
 struct ModelConfig {
-  std::string name = "lenet5";  // lenet5 | mlp | resnet18 | resnet34 | resnet50 | gpt | bert
+  // Any name of the model zoo (./ds models: lenet5, mlp, the torchvision CNNs, gpt2..., bert-base-uncased, ...), or
+  // gpt / bert: a GPT or BERT of the sizes below.
+  std::string name = "lenet5";
+  // The zoo model's arguments (model: {name: mobilenet_v2, args: {width_mult: 0.5}}); ./ds models' factories read
+  // them and refuse unknown ones. num_classes, the input channels and (mlp) the feature count come from the data.
+  models::ModelArgs args;
   int64_t num_classes = 10;
   std::vector<int64_t> hidden{512, 512};  // mlp only
   // gpt and bert (the vocabulary size comes from data.tokenizer): layers, heads, width (BERT's intermediate layer is
@@ -38,6 +45,7 @@ struct DataConfig {
   int64_t random_crop_padding = 0;                    // 0: no random crop
   double horizontal_flip = 0;                         // probability; 0: none
   int64_t generated_size = 2048;                      // generated data sets: training examples (test: a quarter)
+  int64_t image_channels = 1, image_size = 28;        // pattern_images: (C, H, W) = (channels, size, size)
   // Text (dataset kjv, for gpt and bert):
   TokenizerConfig tokenizer;
   int64_t context_length = 0;        // tokens per example; 0: model.block_size

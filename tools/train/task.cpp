@@ -37,8 +37,9 @@ class ClassificationTask : public Task {
 }  // namespace
 
 std::unique_ptr<Task> make_task(const TrainConfig& cfg) {
-  if (cfg.model.name == "gpt") return make_language_model_task(cfg);
-  if (cfg.model.name == "bert") return make_masked_lm_task(cfg);
+  const std::string& n = cfg.model.name;
+  if (n == "gpt" || n.rfind("gpt2", 0) == 0 || n.rfind("gpt3", 0) == 0) return make_language_model_task(cfg);
+  if (n == "bert" || n.rfind("bert-", 0) == 0) return make_masked_lm_task(cfg);
   return std::make_unique<ClassificationTask>(cfg);
 }
 
