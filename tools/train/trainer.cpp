@@ -19,6 +19,8 @@
 #include <ds/ops/ops.h>
 #include <ds/optim/clip_grad.h>
 
+#include <ds/distributed/zero.h>
+
 #include "builders.h"
 #include "parallel.h"
 #include "progress.h"
@@ -170,6 +172,21 @@ Tensor batch_loss(Run& r, const data::Batch& b) {
   return r.task->loss(b);
 }
 
+// ZeRO-1's optimizer memory: this rank's share against the whole state (after the first step made it).
+void report_zero_memory(Run& r) {
+  auto* zero = dynamic_cast<dist::ZeroRedundancyOptimizer*>(r.opt.get());
+  if (!zero) return;
+  Tensor bytes = full({1}, zero->local_state_bytes(), {.dtype = kI64});
+  Tensor total = bytes.clone();
+  r.par.world()->allreduce(total)->wait();
+  Tensor most = bytes.clone();
+  r.par.world()->allreduce(most, dist::ReduceOp::kMax)->wait();
+  log_info(fmt::format("ZeRO-1: optimizer state {:.2f} MB on rank 0, at most {:.2f} MB on a rank, {:.2f} MB in all "
+                       "({} ranks)", static_cast<double>(bytes.item<int64_t>()) / 1e6,
+                       static_cast<double>(most.item<int64_t>()) / 1e6, static_cast<double>(total.item<int64_t>()) / 1e6,
+                       r.par.size()));
+}
+
 }  // namespace
 
 void check_schedule(const TrainConfig& cfg, int64_t total_steps) {
@@ -294,6 +311,11 @@ RunResult run_training(const TrainConfig& cfg) {
       ++r.step;
       result.last_loss = loss_acc;
       progress.step(r.step, loss_acc, current_lr(*r.opt), r.train_loader->position());
+      if (r.ddp && r.step % cfg.training.log_interval == 0)
+        log_info(fmt::format("step {}: {:.2f} MB sent per rank by the gradient reduction ({}), {:.1f} ms of it "
+                             "exposed after backward", r.step, static_cast<double>(r.ddp->last_stats().bytes_sent) / 1e6,
+                             r.ddp->options().comm_hook->name(), r.ddp->last_stats().exposed_comm_ms));
+      if (r.step == 1) report_zero_memory(r);
       loss_acc = 0;
       bad = false;
       if (done) break;
