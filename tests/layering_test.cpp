@@ -62,3 +62,22 @@ TEST_CASE("public distributed headers include neither mpi.h nor nccl.h", "[layer
   }
   CHECK(headers > 5);
 }
+
+TEST_CASE("no source file is over 800 lines", "[layering]") {
+  // STYLE.md rule 8: small files with one job. Every .h, .cpp, .cu and .cuh of the project counts.
+  const fs::path root = DS_SOURCE_DIR;
+  int files = 0;
+  for (const char* folder : {"framework", "ops", "autograd", "distributed", "models", "tools", "tests", "benchmarks"}) {
+    for (const auto& e : fs::recursive_directory_iterator(root / folder)) {
+      const auto ext = e.path().extension();
+      if (ext != ".h" && ext != ".cpp" && ext != ".cu" && ext != ".cuh") continue;
+      ++files;
+      std::ifstream in(e.path());
+      int lines = 0;
+      for (std::string line; std::getline(in, line);) ++lines;
+      INFO(e.path().string() << " has " << lines << " lines");
+      CHECK(lines <= 800);
+    }
+  }
+  CHECK(files > 300);
+}

@@ -261,7 +261,8 @@ class MpiBackend final : public Backend {
  public:
   explicit MpiBackend(std::shared_ptr<MpiComm> comm) : comm_(std::move(comm)) {}
   ~MpiBackend() override {
-    // MPI_Comm_free is collective-free but must not race the communication thread: it is queued there.
+    // MPI_Comm_free must not race the communication thread: it is queued there, after the group's last job (every
+    // member drops its groups in the same order, as MPI wants of this collective call).
     Runtime& rt = runtime();
     std::lock_guard lock(rt.mu);
     if (!rt.worker) return;
