@@ -71,7 +71,10 @@ class DistributedDataParallel : public nn::Module {
   std::vector<Tensor> run_many(const std::function<std::vector<Tensor>()>& forward_fn);
 
   // While false, backward accumulates gradients locally without communication (gradient accumulation: sync only
-  // the last micro-batch). no_sync() is the scoped form.
+  // the last micro-batch). no_sync() is the scoped form. With optim::GradAccumulation acc(k):
+  //   ddp.set_require_sync(acc.is_last_micro_step());
+  //   acc.scale(loss).backward();
+  //   if (acc.micro_step()) { opt.step(); opt.zero_grad(); }
   void set_require_sync(bool sync) { require_sync_ = sync; }
   bool require_sync() const { return require_sync_; }
   class NoSyncGuard {
