@@ -1,7 +1,7 @@
 #pragma once
 // Autocast (mixed precision, torch.autocast): while an AutocastGuard is active on a thread, every op of that thread
-// picks its compute dtype by category (the policy table lives in autocast.cpp, autocast_low_precision_ops and
-// autocast_f32_ops below):
+// picks its compute dtype by the autocast class its row declares (ops/op_def.h; listed by autocast_low_precision_ops
+// and autocast_f32_ops below):
 //   - matmul and conv2d (and conv2d's two backward halves) run in the low-precision dtype (bf16 by default, f16
 //     allowed): their f32 (or other reduced-float) inputs are cast down;
 //   - ops that need f32 range or precision (sums and products, exp/log, pow, rsqrt/sqrt/reciprocal: the pieces of
@@ -12,6 +12,7 @@
 // The policy hooks into step 3 of the dispatcher (ops/dispatch.h); the state is per thread.
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include <ds/core/device.h>
 #include <ds/core/dtype.h>
@@ -38,8 +39,8 @@ class AutocastGuard {
 bool is_autocast_enabled();
 DType autocast_dtype();
 
-// The policy's categories, by primitive name (every name is a primitive of ops/op_list.h).
-std::span<const std::string_view> autocast_low_precision_ops();
-std::span<const std::string_view> autocast_f32_ops();
+// The primitives of each class, from the rows.
+std::vector<std::string_view> autocast_low_precision_ops();
+std::vector<std::string_view> autocast_f32_ops();
 
 }  // namespace ds

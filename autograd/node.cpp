@@ -1,6 +1,7 @@
 #include "node.h"
 
 #include <ds/core/detail/check.h>
+#include <ds/ops/dispatch.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
 #include <ds/ops/reduce.h>
@@ -94,7 +95,9 @@ TensorList OpNode::apply(TensorList grads) {
   for (size_t i = 0; i < next_.size() && i < 32; ++i)
     if (next_[i].valid()) needs |= 1u << i;
   const VjpCtx ctx{attrs_, in, out, grads, in_sizes_, in_dtypes_, needs};
-  TensorList result = def_.vjp(ctx);
+  // A recorded backward (create_graph: grad mode on here) takes the row's formula in ds ops when it has one.
+  const VjpFn vjp = is_grad_enabled() && def_.vjp_graph ? def_.vjp_graph : def_.vjp;
+  TensorList result = vjp(ctx);
   result.resize(next_.size());
   for (size_t i = 0; i < next_.size(); ++i) {
     Tensor& g = result[i];
@@ -130,7 +133,9 @@ TensorList AccumulateGrad::apply(TensorList grads) {
   if (!m.grad) {
     // Stored as it is when nothing else holds it; a shared gradient (the caller's, or one fanned out to several
     // inputs) is copied so that later accumulation cannot write into someone else's tensor.
-    if (!is_grad_enabled() && g.impl()->use_count() > 1) g = g.clone();
+    // (A tracer's reference does not count: tracing must not change what the program does.)
+    const bool traced = dispatch_state().tracing && dispatch_hooks().traced && dispatch_hooks().traced(g.impl());
+    if (!is_grad_enabled() && g.impl()->use_count() > 1 + (traced ? 1 : 0)) g = g.clone();
     m.grad = g.impl_ptr();
   } else if (is_grad_enabled()) {
     m.grad = (Tensor(m.grad) + g).impl_ptr();
@@ -138,6 +143,8 @@ TensorList AccumulateGrad::apply(TensorList grads) {
     Tensor acc(m.grad);
     acc.add_(g);
   }
+  if (dispatch_state().tracing && dispatch_hooks().trace_grad) [[unlikely]]
+    dispatch_hooks().trace_grad(Tensor(leaf_), Tensor(m.grad));
   if (m.post_accumulate_hooks) {
     const TensorBase leaf(leaf_);
     m.post_accumulate_hooks->for_each([&](const PostAccumulateGradHook& hook) { hook(leaf); });

@@ -25,7 +25,7 @@ bool any_requires_grad(std::span<const Tensor> ts) {
   return false;
 }
 
-Tensor cast(const Tensor& t, DType dtype) { return call_op1(OpId::copy, {t}, Attrs{dtype}); }
+Tensor cast(const Tensor& t, DType dtype) { return call_op1(OpId::copy, {t}, CopyAttrs{dtype}); }
 
 Tensor make_view(const Tensor& base, ViewGeometry& g) {
   auto impl = IntrusivePtr<TensorImpl>::make(base.impl()->storage(), base.dtype(), std::move(g.sizes),
@@ -34,12 +34,36 @@ Tensor make_view(const Tensor& base, ViewGeometry& g) {
   return Tensor(std::move(impl));
 }
 
-KernelFn kernel_for(Device d, OpId op) {
-  switch (d.type) {
-    case DeviceType::CPU: return cpu_kernel(op);
-    case DeviceType::CUDA: return cuda_kernel(op);
+[[noreturn]] void wrong_attrs(const OpDef& def, const Attrs& attrs) {
+  DS_FAIL(def.name, "takes attributes {} but was called with {}", def.attrs ? def.attrs->type_name : "(none)",
+          attrs.schema() ? attrs.schema()->type_name : "(none)");
+}
+
+std::string dtypes_str(DTypeSet set) {
+  std::string s;
+  for (int t = 0; t < kNumDTypes; ++t) {
+    if (!set.has(static_cast<DType>(t))) continue;
+    if (!s.empty()) s += ' ';
+    s += dtype_name(static_cast<DType>(t));
   }
-  return nullptr;
+  return s.empty() ? "none" : s;
+}
+
+// The kernel of the device the rule chose, after checking that it runs the call's dtype (the row's claim).
+KernelFn kernel_for(const OpDef& def, std::span<const Tensor> in, const RuleResult& r) {
+  const bool cuda = r.device.is_cuda();
+  const KernelFn k = cuda ? def.cuda : def.cpu;
+  if (!k) [[unlikely]]
+    DS_FAIL(def.name, "has no {} kernel yet; run it on {}", cuda ? "CUDA" : "CPU", cuda ? "the CPU" : "a GPU");
+  const size_t i = static_cast<size_t>(def.dtype_input);
+  const DType dt = def.dtype_input >= 0 && i < in.size() && in[i].defined() ? in[i].dtype()
+                   : r.outs.empty()                                         ? kF32
+                                                                            : r.outs[0].dtype;
+  const DTypeSet claimed = cuda ? def.cuda_dtypes : def.cpu_dtypes;
+  if (!claimed.has(dt)) [[unlikely]]
+    DS_FAIL(def.name, "is not implemented for {} on {} (its {} kernel runs: {})", dtype_name(dt), r.device.str(),
+            cuda ? "CUDA" : "CPU", dtypes_str(claimed));
+  return k;
 }
 
 bool all_finite(const Tensor& t) {
@@ -72,6 +96,7 @@ void check_finite(const OpDef& def, std::span<const Tensor> in, std::span<const 
 
 // Runs steps 1-4 of the choke point; `out`, when given, receives output 0 (in-place ops).
 TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const Attrs& attrs, Tensor* out) {
+  if (attrs.schema() != def.attrs) [[unlikely]] wrong_attrs(def, attrs);
   RuleResult r;
   def.rule(OpCall{op, def.name, inputs, attrs}, r);
 
@@ -89,7 +114,6 @@ TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const 
 
   const DispatchState& st = dispatch_state();
   DispatchHooks& hooks = dispatch_hooks();
-  if (st.tracing && hooks.trace) return hooks.trace(def, op, in, attrs);
   if (st.autocast && hooks.autocast && !out) {  // in-place ops keep their target's dtype
     if (!need_cast) casted = TensorList(in);
     if (hooks.autocast(def, op, casted)) {
@@ -111,10 +135,12 @@ TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const 
     if (def.nondeterministic_cuda && r.device.is_cuda() && is_deterministic()) [[unlikely]]
       DS_FAIL(def.name, "has no deterministic CUDA kernel (it accumulates with atomics), and ds::set_deterministic(true) "
                         "is on; run it on the CPU or turn deterministic mode off");
-    kernel_for(r.device, op)(KernelCtx{op, def.name, in, std::span<Tensor>(outs.data(), outs.size()), attrs});
+    kernel_for(def, in, r)(KernelCtx{op, def.name, in, std::span<Tensor>(outs.data(), outs.size()), attrs});
   }
   if (st.profiling && hooks.profile_end) hooks.profile_end(op);
   if (st.check_finite) [[unlikely]] check_finite(def, in, outs);
+  if (st.tracing && hooks.trace) [[unlikely]]
+    hooks.trace(def, op, in, attrs, std::span<const Tensor>(outs.data(), outs.size()), out);
 
   if (!out && def.vjp && is_grad_enabled() && any_requires_grad(in) && hooks.record)
     hooks.record(def, op, in, attrs, std::span<Tensor>(outs.data(), outs.size()));
@@ -158,7 +184,7 @@ void call_op_inplace(OpId op, Tensor& self, std::span<const Tensor> inputs, cons
     {
       NoGradGuard no_grad;
       Tensor src = result;
-      call_op_inplace(OpId::copy, self, {&src, 1}, Attrs{self.dtype()}, name);
+      call_op_inplace(OpId::copy, self, {&src, 1}, CopyAttrs{self.dtype()}, name);
     }
     dispatch_hooks().rebase(self, result);
     return;
@@ -183,9 +209,24 @@ void call_op_inplace(OpId op, Tensor& self, std::span<const Tensor> inputs, cons
              "the result type {} cannot be cast to the tensor's dtype {} in place", dtype_name(r.outs[0].dtype),
              dtype_name(self.dtype()));
     Tensor result = run(def, op, inputs, attrs, nullptr)[0];
-    run(op_def(OpId::copy), OpId::copy, {&result, 1}, Attrs{self.dtype()}, &self);
+    run(op_def(OpId::copy), OpId::copy, {&result, 1}, CopyAttrs{self.dtype()}, &self);
   }
   self.impl()->storage()->bump_version();
+}
+
+void run_host_effect(const std::function<void()>& effect) {
+  DispatchState& st = dispatch_state();
+  if (!st.tracing) {
+    effect();
+    return;
+  }
+  st.tracing = false;  // its own ops (if any) belong to the effect, not to the graph
+  struct Restore {
+    DispatchState& s;
+    ~Restore() { s.tracing = true; }
+  } restore{st};
+  effect();
+  if (dispatch_hooks().trace_host) dispatch_hooks().trace_host(effect);
 }
 
 Tensor wrap_scalar(Scalar s, Device device) {

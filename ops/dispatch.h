@@ -1,12 +1,15 @@
 #pragma once
 // The op layer's single choke point. Every front function (ds::add, ds::matmul, ...) ends in call_op, which:
 //   1. runs the row's rule (checks, output shapes and dtypes, type promotion casts);
-//   2. if a graph is being traced, hands the call to the tracer (which returns symbolic tensors);
+//   2. if a graph is being traced, hands the call to the tracer (which records it; the call still runs);
 //   3. applies the autocast policy where active;
 //   4. allocates the outputs (or aliases the input, for views) and runs the device's kernel;
 //   5. if grad mode is on and an input requires grad, records an autograd node.
 // Layers above ops (autograd, the graph compiler, mixed precision, the profiler) plug into steps 2, 3 and 5 through
 // the hooks below, so none of them ever edits an op.
+#include <functional>
+
+#include <ds/core/rng.h>
 #include <ds/ops/op_def.h>
 
 namespace ds {
@@ -29,8 +32,20 @@ void call_op_inplace(OpId op, Tensor& self, std::span<const Tensor> inputs, cons
 
 // Hooks that the layers above ops install. All are null until installed.
 struct DispatchHooks {
-  // Step 2: the tracer. Returns the outputs (symbolic tensors) of the recorded call.
-  TensorList (*trace)(const OpDef& def, OpId op, std::span<const Tensor> inputs, const Attrs& attrs) = nullptr;
+  // Step 2: the tracer (framework/graph), trace-and-run: called once the kernel has run, with the inputs after the
+  // rule's casts, the outputs the rule shaped, and `target`, the tensor an in-place call wrote output 0 into (null
+  // for an out-of-place call).
+  void (*trace)(const OpDef& def, OpId op, std::span<const Tensor> inputs, const Attrs& attrs,
+                std::span<const Tensor> outputs, const Tensor* target) = nullptr;
+  // The tracer again: `state` (ops/rng_input.h) was just drawn from `generator` for `counters` Philox counters, so a
+  // replay draws anew instead of reusing it.
+  void (*trace_rng)(const Tensor& state, Generator& generator, uint64_t counters) = nullptr;
+  // The tracer again: the autograd engine set `leaf`'s .grad to `grad` (a replay sets it again).
+  void (*trace_grad)(const Tensor& leaf, const Tensor& grad) = nullptr;
+  // The tracer again: whether it holds a reference to t (code that decides by reference counts discounts it).
+  bool (*traced)(const TensorImpl* t) = nullptr;
+  // The tracer again: host code the ops that follow depend on (run_host_effect below).
+  void (*trace_host)(const std::function<void()>& effect) = nullptr;
   // Step 3: autocast. May replace inputs (casts); returns true when it did.
   bool (*autocast)(const OpDef& def, OpId op, TensorList& inputs) = nullptr;
   // Step 5: autograd. Records a node for the call; sets grad_fn on the outputs.
@@ -60,6 +75,11 @@ DispatchState& dispatch_state();
 // The CPU kernel table and the CUDA one, indexed by OpId.
 KernelFn cpu_kernel(OpId op);
 KernelFn cuda_kernel(OpId op);
+
+// Runs `effect`, host code whose results the ops that follow read (an optimizer's step counts, the learning rate it
+// writes into the 0-d tensor its update op takes), with tracing off; a tracer records it, so every replay of the
+// graph runs it again at this point. What it captures must outlive the graph.
+void run_host_effect(const std::function<void()>& effect);
 
 // Wraps a C++ number as a 0-d tensor that takes part in type promotion like a Python scalar.
 Tensor wrap_scalar(Scalar s, Device device = kCPU);

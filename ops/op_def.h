@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include <ds/ops/attrs.h>
+#include <ds/ops/op_attrs.h>
 #include <ds/ops/op_list.h>
 #include <ds/ops/tensor.h>
 
@@ -83,22 +83,39 @@ struct TestFacts {
   std::vector<BadCase> (*bad)() = nullptr;
   double (*ref1)(double) = nullptr;          // elementwise reference, unary
   double (*ref2)(double, double) = nullptr;  // elementwise reference, binary
-  DTypeSet cpu_dtypes = kFloatTypes;         // dtypes the op claims on the CPU
   bool gradgrad = false;                     // run gradgradcheck too
   double atol = 1e-6, rtol = 1e-4;           // gradcheck tolerances
 };
 
 enum class OpKind : uint8_t { Primitive, View, Composite };
 
+// What autocast does to an op's floating inputs (autograd/autocast.cpp applies it).
+enum class AutocastClass : uint8_t {
+  Passthrough,   // runs in its inputs' dtypes
+  LowPrecision,  // cast to the autocast dtype (f16/bf16): the GEMM-bound ops, which accumulate in f32 inside
+  F32,           // f16/bf16 inputs cast to f32: long accumulations, exp/log, powers, norms
+};
+
 struct OpDef {
   std::string_view name;
   OpKind kind = OpKind::Primitive;
-  std::vector<std::string_view> attr_names;
+  const AttrSchema* attrs = nullptr;  // the struct its attributes are (&attrs_schema<ReduceAttrs>); null: none
   RuleFn rule = nullptr;
   KernelFn cpu = nullptr;
+  KernelFn cuda = nullptr;     // DS_CUDA_KERNEL(op) (ops/detail/cuda_kernel.h); null: none (call_op says so)
+  // The dtypes its kernels run in, per device; call_op refuses others naming them. The dtype is that of input
+  // `dtype_input` after the rule's casts (output 0's when it is -1 or absent). Composites: what the tests check.
+  DTypeSet cpu_dtypes = kFloatTypes;
+  DTypeSet cuda_dtypes = {};
+  int8_t dtype_input = 0;
+  AutocastClass autocast = AutocastClass::Passthrough;
   VjpFn vjp = nullptr;         // null: not differentiable (integer, boolean, random or step outputs)
+  // The vjp when the backward is itself recorded (create_graph): the formula in differentiable ds ops, where `vjp`
+  // calls a fused backward primitive. Null: `vjp` serves both. The engine chooses.
+  VjpFn vjp_graph = nullptr;
   uint32_t save_in = 0;        // inputs the vjp reads
   uint32_t save_out = 0;       // outputs the vjp reads
+  uint32_t mutates = 0;        // inputs the kernel updates in place besides output 0 (adam_step's moments)
   bool nondeterministic_cuda = false;  // its CUDA kernel accumulates with atomics: refused in deterministic mode
   bool strided_out = false;    // the kernel writes outputs of any strides (elementwise kernels), so in-place
                                // ops run it straight into their target
@@ -114,7 +131,7 @@ std::span<const OpDef* const> primitive_defs();
 std::span<const OpDef* const> composite_defs();
 std::string_view op_name(OpId op);
 
-// Whether a primitive has a CUDA kernel (ops/cuda/cuda_table.cpp).
+// Whether a primitive has a CUDA kernel (its row names one).
 bool has_cuda_kernel(OpId op);
 
 }  // namespace ds

@@ -34,5 +34,7 @@ std::span<const OpDef* const> composite_defs() { return kCompositeRows; }
 std::string_view op_name(OpId op) { return kNames[static_cast<size_t>(op)]; }
 
 KernelFn cpu_kernel(OpId op) { return kPrimitiveRows[static_cast<size_t>(op)]->cpu; }
+KernelFn cuda_kernel(OpId op) { return kPrimitiveRows[static_cast<size_t>(op)]->cuda; }
+bool has_cuda_kernel(OpId op) { return cuda_kernel(op) != nullptr; }
 
 }  // namespace ds

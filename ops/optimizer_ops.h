@@ -5,6 +5,8 @@
 
 namespace ds {
 
+// adam_step_ passes lr and step to the op as 0-d CPU tensors (inputs, so a traced step replays with new values), the
+// rest as its AdamAttrs.
 struct AdamStepOptions {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   int64_t step = 1;         // the parameter's update count, this update included (for the bias corrections)
@@ -19,5 +21,10 @@ struct AdamStepOptions {
 // exp_avg_sq (bumping their versions); outside autograd only (call it under NoGradGuard or on tensors without
 // history).
 void adam_step_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStepOptions& options);
+// The same, with the learning rate and the step number read from 0-d CPU tensors (f64 and int64) instead of
+// options.lr and options.step: an optimizer that keeps them in tensors it refreshes in a host effect
+// (run_host_effect, ops/dispatch.h) gets a traced step that replays with the current values.
+void adam_step_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const Tensor& lr,
+                const Tensor& step, const AdamStepOptions& options);
 
 }  // namespace ds

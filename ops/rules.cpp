@@ -1,4 +1,6 @@
 #include "detail/rules.h"
+#include "rng_input.h"
+#include "dispatch.h"
 
 #include <algorithm>
 #include <optional>
@@ -209,3 +211,20 @@ Shape expand_pair(IntArrayRef v, std::string_view op) {
 }
 
 }  // namespace ds::rules
+
+namespace ds::rng_input {
+
+Tensor draw(Generator& g, uint64_t counters) {
+  Tensor t = make(g.reserve(counters));
+  if (dispatch_state().tracing && dispatch_hooks().trace_rng) [[unlikely]] dispatch_hooks().trace_rng(t, g, counters);
+  return t;
+}
+
+void check(const Tensor& t, std::string_view op) {
+  DS_CHECK(t.defined() && t.dtype() == kI64 && t.is_cpu() && t.numel() == 2 && t.is_contiguous(), op,
+           "expects its Philox state as a contiguous int64 CPU tensor of 2 (seed, offset), got {}",
+           t.defined() ? std::string(dtype_name(t.dtype())) + " " + shape_str(t.sizes()) + " on " + t.device().str()
+                       : std::string("none"));
+}
+
+}  // namespace ds::rng_input

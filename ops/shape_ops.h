@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include <ds/ops/op_attrs.h>
 #include <ds/ops/tensor.h>
 
 namespace ds {
@@ -52,7 +53,6 @@ Tensor flip(const Tensor& x, IntArrayRef dims);
 Tensor roll(const Tensor& x, int64_t shift, int64_t dim);
 // Tiles x `repeats[i]` times along dim i (torch.Tensor.repeat); may add leading dims.
 Tensor repeat(const Tensor& x, IntArrayRef repeats);
-enum class PadMode { Constant, Reflect };
 // pads = (left, right) of the last dim, then of the one before, ... (torch.nn.functional.pad order).
 Tensor pad(const Tensor& x, IntArrayRef pads, PadMode mode = PadMode::Constant, double value = 0.0);
 

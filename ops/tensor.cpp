@@ -105,18 +105,13 @@ Tensor Tensor::contiguous() const { return ds::contiguous(*this); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   const Tensor s = src.sizes() == sizes() ? src : src.expand(sizes());
-  call_op_inplace(OpId::copy, *this, {&s, 1}, Attrs{dtype()}, "copy_");
+  call_op_inplace(OpId::copy, *this, {&s, 1}, CopyAttrs{dtype()}, "copy_");
   return *this;
 }
 
 Tensor& Tensor::fill_(Scalar value) {
-  const Attr v = value.is_floating() ? Attr(value.to_double()) : Attr(value.to_int());
-  Attrs a;  // pushed one by one: GCC 12 misreads these initializer lists of variants (-Wmaybe-uninitialized)
-  a.push(Shape(sizes()));
-  a.push(v);
-  a.push(dtype());
-  a.push(device());
-  call_op_inplace(OpId::full, *this, {}, a, "fill_");
+  call_op_inplace(OpId::full, *this, {},
+                  FullAttrs{.shape = Shape(sizes()), .value = value, .dtype = dtype(), .device = device()}, "fill_");
   return *this;
 }
 
@@ -209,11 +204,9 @@ Tensor& Tensor::mul_(Scalar o) { return inplace(*this, OpId::mul, wrap_scalar(o,
 Tensor& Tensor::div_(const Tensor& o) { return inplace(*this, OpId::div, o, "div_"); }
 Tensor& Tensor::div_(Scalar o) { return inplace(*this, OpId::div, wrap_scalar(o, device()), "div_"); }
 Tensor& Tensor::clamp_(std::optional<Scalar> lo, std::optional<Scalar> hi) {
-  const Attr a = lo ? Attr(lo->to_double()) : Attr(NoneAttr{});
-  const Attr b = hi ? Attr(hi->to_double()) : Attr(NoneAttr{});
-  Attrs attrs;  // see fill_
-  attrs.push(a);
-  attrs.push(b);
+  ClampAttrs attrs;
+  if (lo) attrs.min = lo->to_double();
+  if (hi) attrs.max = hi->to_double();
   call_op_inplace(OpId::clamp, *this, {this, 1}, attrs, "clamp_");
   return *this;
 }

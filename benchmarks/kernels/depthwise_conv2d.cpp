@@ -478,8 +478,10 @@ int main(int argc, char** argv) {
     const ds::Tensor xt = ds::from_vector(x, {g.N, g.C, g.H, g.W}), wt = ds::from_vector(w, {g.C, 1, g.k, g.k}),
                      gyt = ds::from_vector(gy, {g.N, g.C, g.Ho, g.Wo});
     const ds::ConvOptions opts{.stride = {g.s}, .padding = {g.p}, .dilation = {g.d}, .groups = g.C};
-    const ds::Attrs a_in{ds::Shape{g.s, g.s}, ds::Shape{g.p, g.p}, ds::Shape{g.d, g.d}, g.C, ds::Shape{g.H, g.W}};
-    const ds::Attrs a_w{ds::Shape{g.s, g.s}, ds::Shape{g.p, g.p}, ds::Shape{g.d, g.d}, g.C, ds::Shape{g.k, g.k}};
+    const ds::Conv2dInputGradAttrs a_in{
+        .stride = {g.s, g.s}, .padding = {g.p, g.p}, .dilation = {g.d, g.d}, .groups = g.C, .input_size = {g.H, g.W}};
+    const ds::Conv2dWeightGradAttrs a_w{
+        .stride = {g.s, g.s}, .padding = {g.p, g.p}, .dilation = {g.d, g.d}, .groups = g.C, .kernel_size = {g.k, g.k}};
     const std::function<ds::Tensor()> refs[3] = {
         [&] { return ds::conv2d(xt, wt, {}, opts); },
         [&] { return ds::call_op1(ds::OpId::conv2d_input_grad, {gyt, wt}, a_in); },

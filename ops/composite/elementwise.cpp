@@ -60,9 +60,10 @@ using samples::uniform;
 }  // namespace
 
 // clang-format off
-DS_COMPOSITE_ROW(square) OpDef{.name = "square", .kind = OpKind::Composite, .test = {
+DS_COMPOSITE_ROW(square) OpDef{.name = "square", .kind = OpKind::Composite,
+    .cpu_dtypes = kFloatTypes | kIntTypes, .test = {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return square(x); }); },
-    .ref1 = [](double x) { return x * x; }, .cpu_dtypes = kFloatTypes | kIntTypes, .gradgrad = true}};
+    .ref1 = [](double x) { return x * x; }, .gradgrad = true}};
 DS_COMPOSITE_ROW(gelu_tanh) OpDef{.name = "gelu_tanh", .kind = OpKind::Composite, .test = {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return gelu_tanh(x); }); },
     .ref1 = [](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x))); },
@@ -80,7 +81,8 @@ DS_COMPOSITE_ROW(softplus) OpDef{.name = "softplus", .kind = OpKind::Composite, 
       return v;
     },
     .ref1 = [](double x) { return std::log1p(std::exp(x)); }}};
-DS_COMPOSITE_ROW(masked_fill) OpDef{.name = "masked_fill", .kind = OpKind::Composite, .test = {
+DS_COMPOSITE_ROW(masked_fill) OpDef{.name = "masked_fill", .kind = OpKind::Composite,
+    .cpu_dtypes = kFloatTypes | kIntTypes, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
           make1("broadcast mask", {uniform({3, 4}, dt, -1, 1, 1), uniform({4}, kF64, -1, 1, 2) > 0},
@@ -94,17 +96,16 @@ DS_COMPOSITE_ROW(masked_fill) OpDef{.name = "masked_fill", .kind = OpKind::Compo
         samples::bad("float mask", [] { masked_fill(ones({2}), ones({2}), 0); }, "must be a bool tensor"),
         samples::bad("mask grows the input", [] { masked_fill(ones({2}), ones({3, 2}, {.dtype = kBool}), 0); },
                      "does not broadcast")}; },
-    .cpu_dtypes = kFloatTypes | kIntTypes, .gradgrad = true}};
-DS_COMPOSITE_ROW(tril) OpDef{.name = "tril", .kind = OpKind::Composite, .test = {
+    .gradgrad = true}};
+DS_COMPOSITE_ROW(tril) OpDef{.name = "tril", .kind = OpKind::Composite, .cpu_dtypes = kFloatTypes | kIntTypes, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
           make1("batched, diagonal -1", {uniform({2, 3, 4}, dt, -1, 1, 1)}, [](const TensorList& x) { return tril(x[0], -1); }),
           make1("hand-computed", {ones({2, 3}, {.dtype = dt})}, [](const TensorList& x) { return tril(x[0]); })};
       v.back().expected = {{1, 0, 0, 1, 1, 0}};
       return v;
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_COMPOSITE_ROW(triu) OpDef{.name = "triu", .kind = OpKind::Composite, .test = {
+    }}};
+DS_COMPOSITE_ROW(triu) OpDef{.name = "triu", .kind = OpKind::Composite, .cpu_dtypes = kFloatTypes | kIntTypes, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
           make1("diagonal 1, transposed", {samples::transposed({3, 3}, dt, -1, 1, 1)}, [](const TensorList& x) { return triu(x[0], 1); }),
@@ -112,8 +113,7 @@ DS_COMPOSITE_ROW(triu) OpDef{.name = "triu", .kind = OpKind::Composite, .test = 
       v.back().expected = {{1, 1, 1, 0, 1, 1}};
       return v;
     },
-    .bad = [] { return std::vector<BadCase>{samples::bad("1-d", [] { triu(ones({3})); }, "at least 2 dimensions")}; },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
+    .bad = [] { return std::vector<BadCase>{samples::bad("1-d", [] { triu(ones({3})); }, "at least 2 dimensions")}; }}};
 // clang-format on
 
 }  // namespace ds

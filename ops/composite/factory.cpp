@@ -8,8 +8,8 @@ namespace {
 using samples::make1;
 
 OpDef factory_row(std::string_view name, std::vector<OpCase> (*cases)(DType)) {
-  return OpDef{.name = name, .kind = OpKind::Composite, .differentiable_composite = false,
-               .test = {.cases = cases, .cpu_dtypes = kAllTypes}};
+  return OpDef{.name = name, .kind = OpKind::Composite, .cpu_dtypes = kAllTypes, .differentiable_composite = false,
+               .test = {.cases = cases}};
 }
 }  // namespace
 

@@ -69,21 +69,21 @@ DS_COMPOSITE_ROW(embedding) OpDef{.name = "embedding", .kind = OpKind::Composite
       samples::bad("index out of range", [] { embedding(ones({3, 2}), ids({3})); }, "index 3 is out of bounds"),
       samples::bad("float indices", [] { embedding(ones({3, 2}), ones({2})); }, "must be an integer tensor")}; },
     .gradgrad = true}};
-DS_COMPOSITE_ROW(one_hot) OpDef{.name = "one_hot", .kind = OpKind::Composite, .differentiable_composite = false, .test = {
+DS_COMPOSITE_ROW(one_hot) OpDef{.name = "one_hot", .kind = OpKind::Composite,
+    .cpu_dtypes = {kI64}, .differentiable_composite = false, .test = {
     .cases = [](DType) {
       auto v = std::vector<OpCase>{make1("hand-computed", {ids({2, 0})}, [](const TensorList& x) { return one_hot(x[0], 3); })};
       v.back().expected = {{0, 0, 1, 1, 0, 0}};
       return v;
     },
-    .bad = [] { return std::vector<BadCase>{samples::bad("class too large", [] { one_hot(ids({3}), 3); }, "must be in [0, 3)")}; },
-    .cpu_dtypes = {kI64}}};
-DS_COMPOSITE_ROW(argsort) OpDef{.name = "argsort", .kind = OpKind::Composite, .differentiable_composite = false, .test = {
+    .bad = [] { return std::vector<BadCase>{samples::bad("class too large", [] { one_hot(ids({3}), 3); }, "must be in [0, 3)")}; }}};
+DS_COMPOSITE_ROW(argsort) OpDef{.name = "argsort", .kind = OpKind::Composite,
+    .cpu_dtypes = kFloatTypes | kIntTypes, .differentiable_composite = false, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{make1("descending", {tensor({0.5, 2.0, -1.0}).to(dt)}, [](const TensorList& x) { return argsort(x[0], 0, true); })};
       v.back().expected = {{1, 0, 2}};
       return v;
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
+    }}};
 // clang-format on
 
 }  // namespace ds

@@ -122,38 +122,36 @@ DS_COMPOSITE_ROW(norm) OpDef{.name = "norm", .kind = OpKind::Composite, .test = 
       v.back().expected = {{5}};
       return v;
     }}};
-DS_COMPOSITE_ROW(argmax) OpDef{.name = "argmax", .kind = OpKind::Composite, .differentiable_composite = false, .test = {
+DS_COMPOSITE_ROW(argmax) OpDef{.name = "argmax", .kind = OpKind::Composite,
+    .cpu_dtypes = kFloatTypes | kIntTypes, .differentiable_composite = false, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{make1("flattened", {tensor({{1.0, 5.0}, {7.0, 2.0}}).to(dt)}, [](const TensorList& x) { return argmax(x[0]); }),
                                    make1("dim 0", {tensor({{1.0, 5.0}, {7.0, 2.0}}).to(dt)}, [](const TensorList& x) { return argmax(x[0], 0); })};
       v[0].expected = {{2}};
       v[1].expected = {{1, 0}};
       return v;
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_COMPOSITE_ROW(argmin) OpDef{.name = "argmin", .kind = OpKind::Composite, .differentiable_composite = false, .test = {
+    }}};
+DS_COMPOSITE_ROW(argmin) OpDef{.name = "argmin", .kind = OpKind::Composite,
+    .cpu_dtypes = kFloatTypes | kIntTypes, .differentiable_composite = false, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{make1("dim 1", {tensor({{1.0, 5.0}, {7.0, 2.0}}).to(dt)}, [](const TensorList& x) { return argmin(x[0], 1); })};
       v[0].expected = {{0, 1}};
       return v;
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_COMPOSITE_ROW(max) OpDef{.name = "max", .kind = OpKind::Composite, .test = {
+    }}};
+DS_COMPOSITE_ROW(max) OpDef{.name = "max", .kind = OpKind::Composite, .cpu_dtypes = kFloatTypes | kIntTypes, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{make1("whole tensor", {uniform({3, 4}, dt, -2, 2, 1)}, [](const TensorList& x) { return max(x[0]); }),
                                    make1("hand-computed", {tensor({1.0, 9.0, -3.0}).to(dt)}, [](const TensorList& x) { return max(x[0]); })};
       v.back().expected = {{9}};
       return v;
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_COMPOSITE_ROW(min) OpDef{.name = "min", .kind = OpKind::Composite, .test = {
+    }}};
+DS_COMPOSITE_ROW(min) OpDef{.name = "min", .kind = OpKind::Composite, .cpu_dtypes = kFloatTypes | kIntTypes, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{make1("whole tensor", {uniform({3, 4}, dt, -2, 2, 1)}, [](const TensorList& x) { return min(x[0]); }),
                                    make1("hand-computed", {tensor({1.0, 9.0, -3.0}).to(dt)}, [](const TensorList& x) { return min(x[0]); })};
       v.back().expected = {{-3}};
       return v;
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
+    }}};
 // clang-format on
 
 }  // namespace ds

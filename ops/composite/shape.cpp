@@ -54,9 +54,9 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   return slice(x, d, start, start + length);
 }
 
-Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : call_op1(OpId::copy, {x}, Attrs{x.dtype()}); }
-Tensor clone(const Tensor& x) { return call_op1(OpId::copy, {x}, Attrs{x.dtype()}); }
-Tensor to(const Tensor& x, DType dtype) { return x.dtype() == dtype ? x : call_op1(OpId::copy, {x}, Attrs{dtype}); }
+Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : call_op1(OpId::copy, {x}, CopyAttrs{x.dtype()}); }
+Tensor clone(const Tensor& x) { return call_op1(OpId::copy, {x}, CopyAttrs{x.dtype()}); }
+Tensor to(const Tensor& x, DType dtype) { return x.dtype() == dtype ? x : call_op1(OpId::copy, {x}, CopyAttrs{dtype}); }
 
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   DS_CHECK(!tensors.empty(), "stack", "expects a non-empty list of tensors");
@@ -133,8 +133,8 @@ using samples::make1;
 using samples::uniform;
 OpDef shape_row(std::string_view name, std::vector<OpCase> (*cases)(DType), std::vector<BadCase> (*bad)() = nullptr,
                 double atol = 1e-6) {
-  return OpDef{.name = name, .kind = OpKind::Composite,
-               .test = {.cases = cases, .bad = bad, .cpu_dtypes = kAllTypes, .atol = atol}};
+  return OpDef{.name = name, .kind = OpKind::Composite, .cpu_dtypes = kAllTypes,
+               .test = {.cases = cases, .bad = bad, .atol = atol}};
 }
 }  // namespace
 

@@ -7,7 +7,8 @@
 // kBr * kBc per thread whatever the sequence length. lse = m + log(l) is saved; the backward recomputes
 // P = exp(S - lse) block by block instead of storing the weights.
 // Dropout drops entries of the normalised P with a counter-based mask: element (bh, i, j) draws word e % 4 of Philox
-// counter offset + e / 4, e = (bh * L + i) * S + j, so the backward regenerates exactly the forward's mask.
+// counter offset + e / 4, e = (bh * L + i) * S + j, so the backward regenerates exactly the forward's mask. The
+// Philox state (seed, offset) is the last input of both ops when dropout_p > 0 (ops/rng_input.h).
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 
 #include <ds/core/rng.h>
 
+#include <ds/ops/rng_input.h>
 #include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
@@ -124,24 +126,28 @@ struct Problem {
 };
 
 template <typename T>
-Problem<T> problem(const KernelCtx& c) {
-  const Tensor &q = c.in[0], &k = c.in[1], &v = c.in[2];
-  Problem<T> pb{heads<const T>(q), heads<const T>(k), heads<const T>(v), q.numel() / (q.size(-2) * q.size(-1)),
-                q.size(-2), k.size(-2), q.size(-1), v.size(-1), static_cast<T>(c.attrs.f(0)), c.attrs.b(1),
-                c.attrs.f(2), static_cast<uint64_t>(c.attrs.i(3)), static_cast<uint64_t>(c.attrs.i(4)), nullptr, {}, {}};
-  return pb;
-}
-template <typename T>
 void attach_mask(Problem<T>& pb, const Tensor& m) {
   pb.mask = &m;
   if (m.dtype() == kBool) pb.bmask = mask_view<bool>(m, pb.q.H);
   else pb.fmask = mask_view<T>(m, pb.q.H);
 }
+// q, k, v, then the inputs after the fixed ones: [mask] [Philox state, with dropout].
+template <typename T>
+Problem<T> problem(const KernelCtx& c, std::span<const Tensor> qkv, std::span<const Tensor> extra) {
+  const auto& a = c.attrs.get<AttentionAttrs>();
+  const Tensor &q = qkv[0], &k = qkv[1], &v = qkv[2];
+  const bool dropout = a.dropout_p > 0;
+  const PhiloxState rng = dropout ? rng_input::read(extra.back()) : PhiloxState{};
+  Problem<T> pb{heads<const T>(q), heads<const T>(k), heads<const T>(v), q.numel() / (q.size(-2) * q.size(-1)),
+                q.size(-2), k.size(-2), q.size(-1), v.size(-1), static_cast<T>(a.scale), a.is_causal,
+                a.dropout_p, rng.seed, rng.offset, nullptr, {}, {}};
+  if (extra.size() > (dropout ? 1u : 0u)) attach_mask(pb, extra[0]);
+  return pb;
+}
 
 template <typename T>
 void forward(const KernelCtx& c) {
-  Problem<T> pb = problem<T>(c);
-  if (c.in.size() == 4) attach_mask(pb, c.in[3]);
+  const Problem<T> pb = problem<T>(c, c.in.subspan(0, 3), c.in.subspan(3));
   T* out = static_cast<T*>(c.out[0].data());
   T* lse = static_cast<T*>(c.out[1].data());
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
@@ -184,13 +190,11 @@ void forward(const KernelCtx& c) {
   });
 }
 
-// in: grad_out, q, k, v, out, lse [, mask] -> dq, dk, dv. One task per (b, h): it owns that head's dq, dk and dv, so
-// the accumulation needs no atomics and the result does not depend on the thread count.
+// in: grad_out, q, k, v, out, lse [, mask] [, Philox state] -> dq, dk, dv. One task per (b, h): it owns that head's
+// dq, dk and dv, so the accumulation needs no atomics and the result does not depend on the thread count.
 template <typename T>
 void backward(const KernelCtx& c) {
-  const KernelCtx fwd{c.op, c.name, c.in.subspan(1, 3), c.out, c.attrs};
-  Problem<T> pb = problem<T>(fwd);
-  if (c.in.size() == 7) attach_mask(pb, c.in[6]);
+  const Problem<T> pb = problem<T>(c, c.in.subspan(1, 3), c.in.subspan(6));
   const Heads<const T> g = heads<const T>(c.in[0]);
   const T* out = static_cast<const T*>(c.in[4].data());
   const T* lse = static_cast<const T*>(c.in[5].data());

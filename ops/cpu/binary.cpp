@@ -142,10 +142,10 @@ void where(const KernelCtx& c) {
 
 namespace ds::cpu {
 
-// gelu_backward: in g, x -> g * gelu'(x). attrs: tanh (the approximation's derivative) or the erf form's,
-// Phi(x) + x phi(x).
+// gelu_backward: in g, x -> g * gelu'(x). attrs: GeluAttrs, tanh (the approximation's derivative) or the erf
+// form's, Phi(x) + x phi(x).
 void gelu_backward(const KernelCtx& c) {
-  const bool tanh_form = c.attrs.b(0);
+  const bool tanh_form = c.attrs.get<GeluAttrs>().tanh;
   float_binary(c, [tanh_form](int64_t n, auto* o, const auto* a, const auto* b) {
     using C = std::remove_cvref_t<decltype(*a)>;
     const auto g = vec(a, n);

@@ -15,7 +15,8 @@
 namespace ds::cpu {
 namespace {
 
-// Attrs shared by the three ops: stride, padding, dilation (each (h, w)), groups.
+// The geometry the three ops share (Conv2dAttrs, Conv2dInputGradAttrs, Conv2dWeightGradAttrs): stride, padding,
+// dilation (each (h, w)), groups, with the sizes of x, w and y.
 struct Geo {
   int64_t N, C, H, W, O, kh, kw, Ho, Wo;
   int64_t sh, sw, ph, pw, dh, dw, groups;
@@ -25,9 +26,10 @@ struct Geo {
   int64_t L() const { return Ho * Wo; }
 };
 
-Geo geometry(const Attrs& a, const Shape& x, const Shape& w, const Shape& y) {
-  const Shape &s = a.ints(0), &p = a.ints(1), &d = a.ints(2);
-  return Geo{x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], s[0], s[1], p[0], p[1], d[0], d[1], a.i(3)};
+template <typename A>
+Geo geometry(const A& a, const Shape& x, const Shape& w, const Shape& y) {
+  const Shape &s = a.stride, &p = a.padding, &d = a.dilation;
+  return Geo{x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], s[0], s[1], p[0], p[1], d[0], d[1], a.groups};
 }
 
 // Samples per chunk: the column buffer stays under ~16 MB of floats.
@@ -379,7 +381,7 @@ void dispatch_float(const KernelCtx& c, const Geo& g) {
       F<float>::run(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide, g);
       const Tensor in[1] = {wide};
       Tensor outs[1] = {out};
-      const Attrs attrs{out.dtype()};
+      const Attrs attrs = CopyAttrs{.dtype = out.dtype()};
       return copy(KernelCtx{OpId::copy, "copy", in, outs, attrs});
     }
     case DType::i64: case DType::i32: case DType::i8: case DType::u8: case DType::b8: break;
@@ -394,13 +396,15 @@ template <typename T> struct WeightGrad { static void run(const Tensor& x, const
 }  // namespace
 
 void conv2d(const KernelCtx& c) {
-  dispatch_float<Forward>(c, geometry(c.attrs, c.in[0].sizes(), c.in[1].sizes(), c.out[0].sizes()));
+  dispatch_float<Forward>(c, geometry(c.attrs.get<Conv2dAttrs>(), c.in[0].sizes(), c.in[1].sizes(), c.out[0].sizes()));
 }
 void conv2d_input_grad(const KernelCtx& c) {  // in: gy, w; out: dx
-  dispatch_float<InputGrad>(c, geometry(c.attrs, c.out[0].sizes(), c.in[1].sizes(), c.in[0].sizes()));
+  const auto& a = c.attrs.get<Conv2dInputGradAttrs>();
+  dispatch_float<InputGrad>(c, geometry(a, c.out[0].sizes(), c.in[1].sizes(), c.in[0].sizes()));
 }
 void conv2d_weight_grad(const KernelCtx& c) {  // in: x, gy; out: dw
-  dispatch_float<WeightGrad>(c, geometry(c.attrs, c.in[0].sizes(), c.out[0].sizes(), c.in[1].sizes()));
+  const auto& a = c.attrs.get<Conv2dWeightGradAttrs>();
+  dispatch_float<WeightGrad>(c, geometry(a, c.in[0].sizes(), c.out[0].sizes(), c.in[1].sizes()));
 }
 
 }  // namespace ds::cpu

@@ -20,7 +20,7 @@ using Row = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 void check_targets(const KernelCtx& c, const Tensor& target, int64_t C) {
   const int64_t* t = static_cast<const int64_t*>(target.data());
-  const int64_t ignore = c.attrs.i(0);
+  const int64_t ignore = c.attrs.get<CrossEntropyAttrs>().ignore_index;
   for (int64_t i = 0; i < target.numel(); ++i)
     DS_CHECK((t[i] >= 0 && t[i] < C) || t[i] == ignore, c.name,
              "target values must be in [0, {}) or ignore_index {}, got {} at row {}", C, ignore, t[i], i);
@@ -29,9 +29,10 @@ void check_targets(const KernelCtx& c, const Tensor& target, int64_t C) {
 template <typename T>
 void forward(const KernelCtx& c) {
   const Tensor x = contiguous_copy(c.in[0]), target = contiguous_copy(c.in[1]);
-  const int64_t N = x.size(0), C = x.size(1), ignore = c.attrs.i(0);
+  const auto& a = c.attrs.get<CrossEntropyAttrs>();
+  const int64_t N = x.size(0), C = x.size(1), ignore = a.ignore_index;
   check_targets(c, target, C);
-  const T eps = static_cast<T>(c.attrs.f(1));
+  const T eps = static_cast<T>(a.label_smoothing);
   const T* px = static_cast<const T*>(x.data());
   const int64_t* pt = static_cast<const int64_t*>(target.data());
   T *loss = static_cast<T*>(c.out[0].data()), *lse = static_cast<T*>(c.out[1].data());
@@ -56,8 +57,9 @@ template <typename T>
 void backward(const KernelCtx& c) {
   const Tensor g = contiguous_copy(c.in[0]), x = contiguous_copy(c.in[1]), target = contiguous_copy(c.in[2]);
   const Tensor lse = contiguous_copy(c.in[3]);
-  const int64_t N = x.size(0), C = x.size(1), ignore = c.attrs.i(0);
-  const T eps = static_cast<T>(c.attrs.f(1)), off = eps / static_cast<T>(C);
+  const auto& a = c.attrs.get<CrossEntropyAttrs>();
+  const int64_t N = x.size(0), C = x.size(1), ignore = a.ignore_index;
+  const T eps = static_cast<T>(a.label_smoothing), off = eps / static_cast<T>(C);
   const T *pg = static_cast<const T*>(g.data()), *px = static_cast<const T*>(x.data()), *pl = static_cast<const T*>(lse.data());
   const int64_t* pt = static_cast<const int64_t*>(target.data());
   T* dx = static_cast<T*>(c.out[0].data());

@@ -3,6 +3,7 @@
 
 #include <ds/core/rng.h>
 
+#include <ds/ops/rng_input.h>
 #include "kernels.h"
 #include "loops.h"
 
@@ -13,15 +14,16 @@ void full(const KernelCtx& c) {
   visit_all(c.out[0].dtype(), [&](auto tag) {
     using S = decltype(tag);
     using C = compute_t<S>;
-    const C v = std::holds_alternative<double>(c.attrs[1]) ? static_cast<C>(c.attrs.f(1))
-                                                           : static_cast<C>(c.attrs.i(1));
+    const Scalar& value = c.attrs.get<FullAttrs>().value;
+    const C v = value.is_floating() ? static_cast<C>(value.to_double()) : static_cast<C>(value.to_int());
     map_elementwise<S, S, 0>(c, [v](int64_t n, C* o) { std::fill(o, o + n, v); });
   });
 }
 
 // out: (n,) contiguous; value i is start + i * step computed in double, then converted
 void arange(const KernelCtx& c) {
-  const double start = c.attrs.f(0), step = c.attrs.f(2);
+  const auto& a = c.attrs.get<ArangeAttrs>();
+  const double start = a.start, step = a.step;
   visit_all(c.out[0].dtype(), [&](auto tag) {
     using S = decltype(tag);
     S* o = static_cast<S*>(c.out[0].data());
@@ -32,8 +34,9 @@ void arange(const KernelCtx& c) {
 
 // out: (steps,); like torch, the second half is computed from the end so both ends are exact
 void linspace(const KernelCtx& c) {
-  const double start = c.attrs.f(0), end = c.attrs.f(1);
-  const int64_t n = c.attrs.i(2);
+  const auto& a = c.attrs.get<LinspaceAttrs>();
+  const double start = a.start, end = a.end;
+  const int64_t n = a.steps;
   const double step = n > 1 ? (end - start) / static_cast<double>(n - 1) : 0.0;
   visit_all(c.out[0].dtype(), [&](auto tag) {
     using S = decltype(tag);
@@ -59,11 +62,12 @@ void eye(const KernelCtx& c) {
 
 namespace {
 // Element i of a random tensor uses Philox counter offset + i / k, word i % k: k = 4 values per counter, or 2 for
-// f64 uniforms and integers (two 32-bit words each). The front function reserves counters with the same k.
+// f64 uniforms and integers (two 32-bit words each). The front function reserves counters with the same k; input 0
+// holds their Philox state.
 template <typename S, typename G>
 void fill_random(const KernelCtx& c, int per_counter, G&& gen) {
-  const auto seed = static_cast<uint64_t>(c.attrs.i(1));
-  const auto offset = static_cast<uint64_t>(c.attrs.i(2));
+  const PhiloxState st = rng_input::read(c.in[0]);
+  const uint64_t seed = st.seed, offset = st.offset;
   S* o = static_cast<S*>(c.out[0].data());
   parallel_for(c.out[0].numel(), 16384, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -95,8 +99,8 @@ void rand(const KernelCtx& c) {
 void randn(const KernelCtx& c) {
   visit_float(c.out[0].dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);
-    const auto seed = static_cast<uint64_t>(c.attrs.i(1));
-    const auto offset = static_cast<uint64_t>(c.attrs.i(2));
+    const PhiloxState st = rng_input::read(c.in[0]);
+    const uint64_t seed = st.seed, offset = st.offset;
     S* o = static_cast<S*>(c.out[0].data());
     parallel_for(c.out[0].numel(), 16384, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e;) {
@@ -118,7 +122,8 @@ void randn(const KernelCtx& c) {
 
 // Two words per element give 64 random bits; the modulo bias is below 2^-32 for any range ds allows.
 void randint(const KernelCtx& c) {
-  const int64_t low = c.attrs.i(5), high = c.attrs.i(6);
+  const auto& a = c.attrs.get<RandintAttrs>();
+  const int64_t low = a.low, high = a.high;
   const auto range = static_cast<uint64_t>(high - low);
   visit_number(c.out[0].dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);

@@ -13,7 +13,7 @@ Tensor contiguous_copy(const Tensor& x, DType dt) {
   Tensor out(empty_base(x.sizes(), dt, x.device()));
   const Tensor in[1] = {x};
   Tensor outs[1] = {out};
-  const Attrs a{dt};
+  const Attrs a = CopyAttrs{dt};
   copy(KernelCtx{OpId::copy, "copy", in, outs, a});
   return out;
 }

@@ -18,7 +18,7 @@ namespace {
 void run_copy(const Tensor& src, const Tensor& dst) {
   const Tensor in[1] = {src};
   Tensor outs[1] = {dst};
-  const Attrs a{dst.dtype()};
+  const Attrs a = CopyAttrs{.dtype = dst.dtype()};
   copy(KernelCtx{OpId::copy, "copy", in, outs, a});
 }
 
@@ -72,14 +72,15 @@ void flip(const KernelCtx& c) { detail::flip_by_copy(c, run_copy); }
 void pad(const KernelCtx& c) {
   const Tensor& x = c.in[0];
   const Tensor& out = c.out[0];
-  const Shape& pads = c.attrs.ints(0);
-  const bool reflect = c.attrs.i(1) == 1;
+  const auto& a = c.attrs.get<PadAttrs>();
+  const Shape& pads = a.pads;
+  const bool reflect = a.mode == PadMode::Reflect;
   const int64_t nd = x.dim();
   Shape before(static_cast<size_t>(nd), 0);
   for (size_t i = 0; i < pads.size() / 2; ++i) before[nd - 1 - static_cast<int64_t>(i)] = pads[2 * i];
   visit_all(x.dtype(), [&](auto tag) {
     using S = decltype(tag);
-    const S value = static_cast<S>(static_cast<compute_t<S>>(c.attrs.f(2)));
+    const S value = static_cast<S>(static_cast<compute_t<S>>(a.value));
     const S* src = static_cast<const S*>(x.data());
     S* dst = static_cast<S*>(out.data());
     const Shape& osz = out.sizes();
@@ -138,7 +139,7 @@ void pad(const KernelCtx& c) {
 void gather(const KernelCtx& c) {
   const Tensor& x = c.in[0];
   const Tensor index = contiguous_copy(c.in[1]);
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  const int64_t d = wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name);
   check_index_range(index, x.dim() ? x.sizes()[d] : 1, c.name, d);
   const int64_t* ip = index.data_ptr<int64_t>();
   const Tensor& out = c.out[0];
@@ -177,7 +178,7 @@ void scatter_impl(const KernelCtx& c) {
   const Tensor index = contiguous_copy(c.in[1]);
   const Tensor& src = c.in[2];
   const Tensor& out = c.out[0];
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  const int64_t d = wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name);
   check_index_range(index, x.dim() ? x.sizes()[d] : 1, c.name, d);
   run_copy(x, out);
   const int64_t* ip = index.data_ptr<int64_t>();
@@ -230,7 +231,7 @@ void scatter_add(const KernelCtx& c) { scatter_impl<true>(c); }
 void index_select(const KernelCtx& c) {
   const Tensor x = contiguous_copy(c.in[0]);
   const Tensor index = contiguous_copy(c.in[1]);
-  const int64_t d = x.dim() ? wrap_dim(c.attrs.i(0), x.dim(), c.name) : 0;
+  const int64_t d = x.dim() ? wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name) : 0;
   const auto [outer, n, inner] = split_at(x, d);
   check_index_range(index, n, c.name, d);
   const int64_t m = index.numel();
@@ -252,14 +253,15 @@ void index_add(const KernelCtx& c) {
   const Tensor& x = c.in[0];
   const Tensor index = contiguous_copy(c.in[1]);
   const Tensor src = contiguous_copy(c.in[2]);
+  const auto& a = c.attrs.get<IndexAddAttrs>();
   const Tensor& out = c.out[0];
-  const int64_t d = x.dim() ? wrap_dim(c.attrs.i(0), x.dim(), c.name) : 0;
+  const int64_t d = x.dim() ? wrap_dim(a.dim, x.dim(), c.name) : 0;
   const auto [outer, n, inner] = split_at(x, d);
   check_index_range(index, n, c.name, d);
   run_copy(x, out);
   const int64_t m = index.numel();
   const int64_t* ip = index.data_ptr<int64_t>();
-  const double alpha = c.attrs.f(1);
+  const double alpha = a.alpha;
   visit_number(x.dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);
     using C = compute_t<S>;
@@ -325,12 +327,14 @@ void sort_lines(const KernelCtx& c, int64_t dim_attr, int64_t k, bool descending
 }  // namespace
 
 void topk(const KernelCtx& c) {
-  sort_lines(c, c.attrs.i(1), c.attrs.i(0), c.attrs.b(2), false);
+  const auto& a = c.attrs.get<TopkAttrs>();
+  sort_lines(c, a.dim, a.k, a.largest, false);
 }
 void sort(const KernelCtx& c) {
+  const auto& a = c.attrs.get<SortAttrs>();
   const Tensor& x = c.in[0];
-  const int64_t n = x.dim() ? x.sizes()[wrap_dim(c.attrs.i(0), x.dim(), c.name)] : 1;
-  sort_lines(c, c.attrs.i(0), n, c.attrs.b(1), true);
+  const int64_t n = x.dim() ? x.sizes()[wrap_dim(a.dim, x.dim(), c.name)] : 1;
+  sort_lines(c, a.dim, n, a.descending, true);
 }
 
 }  // namespace ds::cpu

@@ -19,7 +19,7 @@ void forward(const KernelCtx& c) {
   const Tensor x = c.in[0].is_contiguous() ? c.in[0] : contiguous_copy(c.in[0]);
   const Tensor w = contiguous_copy(c.in[1]), b = contiguous_copy(c.in[2]);
   const int64_t N = w.numel(), M = N ? x.numel() / N : 0;
-  const T eps = static_cast<T>(c.attrs.f(0));
+  const T eps = static_cast<T>(c.attrs.get<LayerNormAttrs>().eps);
   const T *px = static_cast<const T*>(x.data()), *pw = static_cast<const T*>(w.data()), *pb = static_cast<const T*>(b.data());
   T *py = static_cast<T*>(c.out[0].data()), *pm = static_cast<T*>(c.out[1].data()), *pr = static_cast<T*>(c.out[2].data());
   parallel_for(M, std::max<int64_t>(1, kGrain / std::max<int64_t>(N, 1)), [&](int64_t lo, int64_t hi) {

@@ -67,7 +67,7 @@ void matmul(const KernelCtx& c) {
       batched<float>(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide);
       const Tensor in[1] = {wide};
       Tensor outs[1] = {out};
-      const Attrs attrs{out.dtype()};
+      const Attrs attrs = CopyAttrs{out.dtype()};
       return copy(KernelCtx{OpId::copy, "copy", in, outs, attrs});
     }
     case DType::i64: case DType::i32: case DType::i8: case DType::u8: case DType::b8: break;

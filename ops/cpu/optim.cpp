@@ -1,6 +1,7 @@
-// CPU kernel of adam_step: in p, g, m, v (one shape, contiguous) -> out p'; m and v are updated in place (the row
-// documents this exception to "kernels write only their outputs"). One pass, elementwise, in the order of
-// operations of ds::optim::Adam's unfused update; scalars are cast to T as the unfused ops cast wrapped numbers.
+// CPU kernel of adam_step: in p, g, m, v (one shape, contiguous), lr and step (0-d CPU tensors, f64 and i64) -> out
+// p'; m and v are updated in place (the row documents this exception to "kernels write only their outputs"). One
+// pass, elementwise, in the order of operations of ds::optim::Adam's unfused update; scalars are cast to T as the
+// unfused ops cast wrapped numbers.
 #include <cmath>
 
 #include "helpers.h"
@@ -12,11 +13,11 @@ namespace {
 
 template <typename T>
 void adam(const KernelCtx& c) {
-  const Attrs& a = c.attrs;  // lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize
-  const double lr = a.f(0), beta1 = a.f(1), beta2 = a.f(2), wd = a.f(4);
-  const double t = static_cast<double>(a.i(5));
-  const bool decoupled = a.b(6), maximize = a.b(7), has_wd = wd != 0;
-  const T b1 = T(beta1), one_m_b1 = T(1 - beta1), b2 = T(beta2), one_m_b2 = T(1 - beta2), eps = T(a.f(3));
+  const auto& a = c.attrs.get<AdamAttrs>();
+  const double lr = *c.in[4].data_ptr<double>(), beta1 = a.beta1, beta2 = a.beta2, wd = a.weight_decay;
+  const double t = static_cast<double>(*c.in[5].data_ptr<int64_t>());
+  const bool decoupled = a.decoupled, maximize = a.maximize, has_wd = wd != 0;
+  const T b1 = T(beta1), one_m_b1 = T(1 - beta1), b2 = T(beta2), one_m_b2 = T(1 - beta2), eps = T(a.eps);
   const T decay = T(1 - lr * wd), l2 = T(wd);
   // Bias corrections in double from the closed form, as the unfused update (and torch) do on the host.
   const T neg_step_size = T(-(lr / (1 - std::pow(beta1, t))));

@@ -55,9 +55,9 @@ void window_max_dense(const T* in, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
 }
 
 template <typename T>
-void max_pool(const Tensor& x_, const Tensor& y, const Tensor& idx, const Attrs& a) {
+void max_pool(const Tensor& x_, const Tensor& y, const Tensor& idx, const MaxPool2dAttrs& a) {
   const Tensor x = x_.is_contiguous() ? x_ : contiguous_copy(x_);
-  const Shape &k = a.ints(0), &s = a.ints(1), &p = a.ints(2), &d = a.ints(3);
+  const Shape &k = a.kernel_size, &s = a.stride, &p = a.padding, &d = a.dilation;
   const int64_t H = x.size(2), W = x.size(3), Ho = y.size(2), Wo = y.size(3);
   const T* px = static_cast<const T*>(x.data());
   T* py = static_cast<T*>(y.data());
@@ -109,9 +109,10 @@ void max_pool(const Tensor& x_, const Tensor& y, const Tensor& idx, const Attrs&
 
 void max_pool2d(const KernelCtx& c) {
   const Tensor& x = c.in[0];
+  const auto& a = c.attrs.get<MaxPool2dAttrs>();
   switch (x.dtype()) {
-    case DType::f32: return max_pool<float>(x, c.out[0], c.out[1], c.attrs);
-    case DType::f64: return max_pool<double>(x, c.out[0], c.out[1], c.attrs);
+    case DType::f32: return max_pool<float>(x, c.out[0], c.out[1], a);
+    case DType::f64: return max_pool<double>(x, c.out[0], c.out[1], a);
     case DType::f16: case DType::bf16: case DType::i64: case DType::i32: case DType::i8: case DType::u8:
     case DType::b8: break;
   }

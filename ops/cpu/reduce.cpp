@@ -80,7 +80,7 @@ template <typename S, typename O, template <typename> class OpT>
 void reduce_kernel(const KernelCtx& c) {
   using A = acc_t<S>;
   using Op = OpT<A>;
-  const ReduceGeom g = reduce_geometry(c.in[0], c.attrs.ints(0));
+  const ReduceGeom g = reduce_geometry(c.in[0], c.attrs.get<ReduceAttrs>().dims);
   O* out = static_cast<O*>(c.out[0].data());
   const S* src = static_cast<const S*>(g.src.data());
   const int64_t outer = g.outer, n = g.n, inner = g.inner;
@@ -136,7 +136,7 @@ void reduce_any(const KernelCtx& c, bool widen_ints) {
 template <bool IsMax>
 void arg_extreme(const KernelCtx& c) {
   const Tensor& x = c.in[0];
-  const Shape dims = x.dim() ? Shape{wrap_dim(c.attrs.i(0), x.dim(), c.name)} : Shape{};
+  const Shape dims = x.dim() ? Shape{wrap_dim(c.attrs.get<DimReduceAttrs>().dim, x.dim(), c.name)} : Shape{};
   visit_number(x.dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);
     using A = compute_t<S>;
@@ -187,11 +187,11 @@ void cumsum(const KernelCtx& c) {
   if (x.dim() == 0) {
     const Tensor in[1] = {x};
     Tensor outs[1] = {c.out[0]};
-    const Attrs a{c.out[0].dtype()};
+    const Attrs a = CopyAttrs{.dtype = c.out[0].dtype()};
     copy(KernelCtx{OpId::copy, "copy", in, outs, a});
     return;
   }
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  const int64_t d = wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name);
   visit_all(x.dtype(), [&](auto tag) {
     using S = decltype(tag);
     using A = acc_t<S>;

@@ -96,9 +96,9 @@ void sign(const KernelCtx& c) {
   });
 }
 
+// PowScalarAttrs; integer tensors reach here with an integer exponent only (the rule makes them floating otherwise).
 void pow_scalar(const KernelCtx& c) {
-  const bool is_double = std::holds_alternative<double>(c.attrs[0]);
-  const double e = is_double ? c.attrs.f(0) : static_cast<double>(c.attrs.i(0));
+  const double e = c.attrs.get<PowScalarAttrs>().exponent.to_double();
   number_unary(c, [&](int64_t n, auto* o, const auto* a) {
     using C = std::remove_cvref_t<decltype(*a)>;
     if constexpr (std::is_integral_v<C>) {
@@ -125,10 +125,11 @@ void pow_scalar(const KernelCtx& c) {
   });
 }
 
-// NaN propagates (torch.clamp); the bounds are converted to the tensor's type.
+// ClampAttrs. NaN propagates (torch.clamp); the bounds are converted to the tensor's type.
 void clamp(const KernelCtx& c) {
-  const bool has_lo = !c.attrs.is_none(0), has_hi = !c.attrs.is_none(1);
-  const double lo = has_lo ? c.attrs.f(0) : 0, hi = has_hi ? c.attrs.f(1) : 0;
+  const auto& a = c.attrs.get<ClampAttrs>();
+  const bool has_lo = a.min.has_value(), has_hi = a.max.has_value();
+  const double lo = a.min.value_or(0), hi = a.max.value_or(0);
   number_unary(c, [&](int64_t n, auto* o, const auto* a) {
     using C = std::remove_cvref_t<decltype(*a)>;
     const C l = static_cast<C>(lo), h = static_cast<C>(hi);
@@ -152,9 +153,9 @@ void logical_not(const KernelCtx& c) {
 
 namespace ds::cpu {
 
-// gelu attrs: tanh (GPT-2's approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))) or the erf form.
+// gelu: GeluAttrs.tanh (GPT-2's approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))) or the erf form.
 void gelu(const KernelCtx& c) {
-  const bool tanh_form = c.attrs.b(0);
+  const bool tanh_form = c.attrs.get<GeluAttrs>().tanh;
   float_unary(c, [tanh_form](int64_t n, auto* o, const auto* a) {
     using C = std::remove_cvref_t<decltype(*a)>;
     const auto x = vec(a, n);

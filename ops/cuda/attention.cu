@@ -5,9 +5,11 @@
 // the same Philox counters as the CPU (element e = (bh * L + i) * S + j draws word e % 4 of counter offset + e / 4),
 // so both devices drop the same entries for a seed. Every dtype: 16-bit floats compute in float. Each output row is
 // owned by one warp, so no atomics: results are deterministic. Lanes own elements lane, lane + 32, ... of the
-// head dims, up to 256. The tensor-core (mma.sync) flash kernel for f16/bf16 is the planned fast path.
+// head dims, up to 256. The tensor-core (mma.sync) flash kernel for f16/bf16 is the planned fast path. With dropout,
+// the Philox state (seed, offset) is the last input of both ops, a CPU tensor read on the host (ops/rng_input.h).
 #include <ds/core/rng.h>
 
+#include <ds/ops/rng_input.h>
 #include "block_reduce.cuh"
 #include "kernels.h"
 #include "loops.cuh"
@@ -199,17 +201,21 @@ __global__ void __launch_bounds__(32 * kWarps) attention_dkdv_kernel(Problem<S> 
   }
 }
 
-// q, k, v [, mask] as the kernels read them; attrs: scale, is_causal, dropout_p, seed, offset.
+// q, k, v and the inputs after the fixed ones ([mask] [Philox state, with dropout]) as the kernels read them;
+// attrs: AttentionAttrs.
 template <typename S>
-Problem<S> problem(const KernelCtx& c, std::span<const Tensor> qkv, const Tensor* mask) {
+Problem<S> problem(const KernelCtx& c, std::span<const Tensor> qkv, std::span<const Tensor> extra) {
+  const auto& a = c.attrs.get<AttentionAttrs>();
   const Tensor &q = qkv[0], &k = qkv[1], &v = qkv[2];
+  const bool dropout = a.dropout_p > 0;
+  const PhiloxState rng = dropout ? rng_input::read(extra.back()) : PhiloxState{};
+  const Tensor* mask = extra.size() > (dropout ? 1u : 0u) ? &extra[0] : nullptr;
   if (q.size(-1) > 32 * kPerLane || v.size(-1) > 32 * kPerLane)
     throw_error(c.name, "takes head dims up to " + std::to_string(32 * kPerLane) + " on CUDA, got " +
                             std::to_string(q.size(-1)) + " and " + std::to_string(v.size(-1)));
   Problem<S> pb{heads<S>(q), heads<S>(k), heads<S>(v), q.numel() / (q.size(-2) * q.size(-1)), q.size(-2),
-                k.size(-2), q.size(-1), v.size(-1), static_cast<compute_t<S>>(c.attrs.f(0)), c.attrs.b(1),
-                c.attrs.f(2), static_cast<uint64_t>(c.attrs.i(3)),
-                static_cast<uint64_t>(c.attrs.i(4))};
+                k.size(-2), q.size(-1), v.size(-1), static_cast<compute_t<S>>(a.scale), a.is_causal, a.dropout_p,
+                rng.seed, rng.offset};
   if (mask != nullptr) {
     const Tensor& m = *mask;
     pb.mask_kind = m.dtype() == kBool ? 1 : 2;
@@ -226,20 +232,20 @@ unsigned warp_blocks(int64_t rows) { return static_cast<unsigned>((rows + kWarps
 
 }  // namespace
 
-// q, k, v [, mask] -> out (..., L, Ev), lse (..., L)
+// q, k, v [, mask] [, Philox state] -> out (..., L, Ev), lse (..., L)
 void scaled_dot_product_attention(const KernelCtx& c) {
   const int dev = c.out[0].device().index;
   DeviceGuard guard(dev);
   visit_float(c.in[0].dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);
-    const Problem<S> pb = problem<S>(c, c.in.subspan(0, 3), c.in.size() == 4 ? &c.in[3] : nullptr);
+    const Problem<S> pb = problem<S>(c, c.in.subspan(0, 3), c.in.subspan(3));
     if (pb.BH * pb.L == 0) return;
     launch(c.name, attention_kernel<S>, warp_blocks(pb.BH * pb.L), 32 * kWarps, 0, current_stream(dev), pb,
            static_cast<S*>(c.out[0].data()), static_cast<S*>(c.out[1].data()));
   });
 }
 
-// grad_out, q, k, v, out, lse [, mask] -> dq, dk, dv
+// grad_out, q, k, v, out, lse [, mask] [, Philox state] -> dq, dk, dv
 void scaled_dot_product_attention_backward(const KernelCtx& c) {
   const int dev = c.out[0].device().index;
   DeviceGuard guard(dev);
@@ -247,7 +253,7 @@ void scaled_dot_product_attention_backward(const KernelCtx& c) {
   visit_float(c.in[1].dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);
     using A = compute_t<S>;
-    const Problem<S> pb = problem<S>(c, c.in.subspan(1, 3), c.in.size() == 7 ? &c.in[6] : nullptr);
+    const Problem<S> pb = problem<S>(c, c.in.subspan(1, 3), c.in.subspan(6));
     const Heads<S> g = heads<S>(c.in[0]);
     const S* lse = static_cast<const S*>(c.in[5].data());
     S *dq = static_cast<S*>(c.out[0].data()), *dk = static_cast<S*>(c.out[1].data());

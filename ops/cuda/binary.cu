@@ -107,6 +107,6 @@ void where(const KernelCtx& c) {
   });
 }
 
-void gelu_backward(const KernelCtx& c) { float_binary(c, GeluBackward{c.attrs.b(0)}); }
+void gelu_backward(const KernelCtx& c) { float_binary(c, GeluBackward{c.attrs.get<GeluAttrs>().tanh}); }
 
 }  // namespace ds::cuda

@@ -13,7 +13,8 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Attrs shared by the three: stride, padding, dilation (each (h, w)), groups.
+// The geometry the three share (Conv2dAttrs, Conv2dInputGradAttrs, Conv2dWeightGradAttrs): stride, padding,
+// dilation (each (h, w)), groups, with the sizes of x, w and y.
 struct Geo {
   int64_t N, C, H, W, O, kh, kw, Ho, Wo;
   int64_t sh, sw, ph, pw, dh, dw, groups;
@@ -21,9 +22,10 @@ struct Geo {
   __host__ __device__ int64_t Og() const { return O / groups; }
 };
 
-Geo geometry(const Attrs& a, const Shape& x, const Shape& w, const Shape& y) {
-  const Shape &s = a.ints(0), &p = a.ints(1), &d = a.ints(2);
-  return Geo{x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], s[0], s[1], p[0], p[1], d[0], d[1], a.i(3)};
+template <typename A>
+Geo geometry(const A& a, const Shape& x, const Shape& w, const Shape& y) {
+  const Shape &s = a.stride, &p = a.padding, &d = a.dilation;
+  return Geo{x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], s[0], s[1], p[0], p[1], d[0], d[1], a.groups};
 }
 
 // y[n, o, ho, wo] = sum over c of o's group, i, j of x[n, c, ho sh - ph + i dh, wo sw - pw + j dw] w[o, c, i, j]
@@ -146,7 +148,7 @@ void run(const KernelCtx& c, const Tensor& out, Launch&& go) {
 void conv2d(const KernelCtx& c) {  // in: x, w; out: y
   const Tensor x = contiguous_copy(c.in[0]), w = contiguous_copy(c.in[1]);
   const Tensor& y = c.out[0];
-  const Geo g = geometry(c.attrs, x.sizes(), w.sizes(), y.sizes());
+  const Geo g = geometry(c.attrs.get<Conv2dAttrs>(), x.sizes(), w.sizes(), y.sizes());
   run(c, y, [&](auto tag, cudaStream_t stream) {
     using S = decltype(tag);
     launch(c.name, conv2d_kernel<S>, blocks_for(y.numel(), kThreads), kThreads, 0, stream,
@@ -157,7 +159,7 @@ void conv2d(const KernelCtx& c) {  // in: x, w; out: y
 void conv2d_input_grad(const KernelCtx& c) {  // in: gy, w; out: dx
   const Tensor gy = contiguous_copy(c.in[0]), w = contiguous_copy(c.in[1]);
   const Tensor& dx = c.out[0];
-  const Geo g = geometry(c.attrs, dx.sizes(), w.sizes(), gy.sizes());
+  const Geo g = geometry(c.attrs.get<Conv2dInputGradAttrs>(), dx.sizes(), w.sizes(), gy.sizes());
   run(c, dx, [&](auto tag, cudaStream_t stream) {
     using S = decltype(tag);
     launch(c.name, conv2d_input_grad_kernel<S>, blocks_for(dx.numel(), kThreads), kThreads, 0, stream,
@@ -169,7 +171,7 @@ void conv2d_input_grad(const KernelCtx& c) {  // in: gy, w; out: dx
 void conv2d_weight_grad(const KernelCtx& c) {  // in: x, gy; out: dw
   const Tensor x = contiguous_copy(c.in[0]), gy = contiguous_copy(c.in[1]);
   const Tensor& dw = c.out[0];
-  const Geo g = geometry(c.attrs, x.sizes(), dw.sizes(), gy.sizes());
+  const Geo g = geometry(c.attrs.get<Conv2dWeightGradAttrs>(), x.sizes(), dw.sizes(), gy.sizes());
   run(c, dw, [&](auto tag, cudaStream_t stream) {
     using S = decltype(tag);
     launch(c.name, conv2d_weight_grad_kernel<S>, static_cast<unsigned>((dw.numel() + kThreads / 32 - 1) / (kThreads / 32)),
@@ -178,11 +180,12 @@ void conv2d_weight_grad(const KernelCtx& c) {  // in: x, gy; out: dw
   });
 }
 
-// x (N, C, H, W) -> values, indices (N, C, Ho, Wo). attrs: kernel_size, stride, padding, dilation, ceil_mode
+// x (N, C, H, W) -> values, indices (N, C, Ho, Wo). attrs: MaxPool2dAttrs
 void max_pool2d(const KernelCtx& c) {
   const Tensor x = contiguous_copy(c.in[0]);
   const Tensor& y = c.out[0];
-  const Shape &k = c.attrs.ints(0), &s = c.attrs.ints(1), &p = c.attrs.ints(2), &d = c.attrs.ints(3);
+  const auto& a = c.attrs.get<MaxPool2dAttrs>();
+  const Shape &k = a.kernel_size, &s = a.stride, &p = a.padding, &d = a.dilation;
   const PoolGeo g{x.size(2), x.size(3), y.size(2), y.size(3), k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]};
   run(c, y, [&](auto tag, cudaStream_t stream) {
     using S = decltype(tag);

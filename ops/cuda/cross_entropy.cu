@@ -64,8 +64,9 @@ __global__ void __launch_bounds__(kRowThreads) cross_entropy_backward_kernel(con
 
 }  // namespace
 
-// logits (N, C), target (N) int64 -> loss (N), lse (N). attrs: ignore_index, label_smoothing
+// logits (N, C), target (N) int64 -> loss (N), lse (N). CrossEntropyAttrs: ignore_index, label_smoothing
 void softmax_cross_entropy(const KernelCtx& c) {
+  const auto& a = c.attrs.get<CrossEntropyAttrs>();
   const Tensor x = contiguous_copy(c.in[0]), target = contiguous_copy(c.in[1]);
   const int64_t N = x.size(0), C = x.size(1);
   if (N == 0) return;
@@ -76,14 +77,15 @@ void softmax_cross_entropy(const KernelCtx& c) {
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
       launch(c.name, cross_entropy_kernel<T>, static_cast<unsigned>(N), kRowThreads, 0, current_stream(dev),
              static_cast<const T*>(x.data()), static_cast<const int64_t*>(target.data()),
-             static_cast<T*>(c.out[0].data()), static_cast<T*>(c.out[1].data()), C, c.attrs.i(0),
-             static_cast<T>(c.attrs.f(1)), index_error_record(dev));
+             static_cast<T*>(c.out[0].data()), static_cast<T*>(c.out[1].data()), C, a.ignore_index,
+             static_cast<T>(a.label_smoothing), index_error_record(dev));
     else throw_no_dtype(c.name, x.dtype());
   });
 }
 
 // g (N), logits (N, C), target (N), lse (N) -> dlogits (N, C)
 void softmax_cross_entropy_backward(const KernelCtx& c) {
+  const auto& a = c.attrs.get<CrossEntropyAttrs>();
   const Tensor g = contiguous_copy(c.in[0]), x = contiguous_copy(c.in[1]), target = contiguous_copy(c.in[2]);
   const Tensor lse = contiguous_copy(c.in[3]);
   const int64_t N = x.size(0), C = x.size(1);
@@ -96,7 +98,7 @@ void softmax_cross_entropy_backward(const KernelCtx& c) {
       launch(c.name, cross_entropy_backward_kernel<T>, static_cast<unsigned>(N), kRowThreads, 0, current_stream(dev),
              static_cast<const T*>(g.data()), static_cast<const T*>(x.data()),
              static_cast<const int64_t*>(target.data()), static_cast<const T*>(lse.data()),
-             static_cast<T*>(c.out[0].data()), C, c.attrs.i(0), static_cast<T>(c.attrs.f(1)));
+             static_cast<T*>(c.out[0].data()), C, a.ignore_index, static_cast<T>(a.label_smoothing));
     else throw_no_dtype(c.name, x.dtype());
   });
 }

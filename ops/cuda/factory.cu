@@ -3,6 +3,7 @@
 // values on both devices for a seed (randn up to the last bits of the GPU's log, sqrt and sincos).
 #include <ds/core/rng.h>
 
+#include <ds/ops/rng_input.h>
 #include "kernels.h"
 #include "loops.cuh"
 
@@ -101,41 +102,44 @@ __global__ void random_kernel(S* out, int64_t n, uint64_t seed, uint64_t offset,
   }
 }
 
+// Input 0 holds the Philox state (a CPU tensor, read here on the host).
 template <typename S, Dist D>
 void random(const KernelCtx& c, int64_t low = 0, uint64_t range = 1) {
   const Tensor& out = c.out[0];
   const int64_t n = out.numel();
   if (n == 0) return;
   constexpr int per = (D == Dist::uniform_double || D == Dist::integer) ? 2 : 4;
+  const PhiloxState st = rng_input::read(c.in[0]);
   DeviceGuard guard(out.device().index);
   launch(c.name, random_kernel<S, D>, blocks_for((n + per - 1) / per, kThreads), kThreads, 0,
-         current_stream(out.device().index), static_cast<S*>(out.data()), n, static_cast<uint64_t>(c.attrs.i(1)),
-         static_cast<uint64_t>(c.attrs.i(2)), low, range);
+         current_stream(out.device().index), static_cast<S*>(out.data()), n, st.seed, st.offset, low, range);
 }
 
 }  // namespace
 
 // out: any shape and strides (full is also fill_)
 void full(const KernelCtx& c) {
-  const bool is_int = !std::holds_alternative<double>(c.attrs[1]);
+  const Scalar& value = c.attrs.get<FullAttrs>().value;
   visit_all(c.out[0].dtype(), [&](auto tag) {
     using S = decltype(tag);
     using C = compute_t<S>;
-    const C v = is_int ? static_cast<C>(c.attrs.i(1)) : static_cast<C>(c.attrs.f(1));
+    const C v = value.is_floating() ? static_cast<C>(value.to_double()) : static_cast<C>(value.to_int());
     elementwise<S>(c, FillOp<S>{cvt<S>(v)});
   });
 }
 
 void arange(const KernelCtx& c) {
+  const auto& a = c.attrs.get<ArangeAttrs>();
   visit_all(c.out[0].dtype(), [&](auto tag) {
     using S = decltype(tag);
-    generate<S>(c, Arange<compute_t<S>>{c.attrs.f(0), c.attrs.f(2)});
+    generate<S>(c, Arange<compute_t<S>>{a.start, a.step});
   });
 }
 
 void linspace(const KernelCtx& c) {
-  const double start = c.attrs.f(0), end = c.attrs.f(1);
-  const int64_t n = c.attrs.i(2);
+  const auto& a = c.attrs.get<LinspaceAttrs>();
+  const double start = a.start, end = a.end;
+  const int64_t n = a.steps;
   const double step = n > 1 ? (end - start) / static_cast<double>(n - 1) : 0.0;
   visit_all(c.out[0].dtype(), [&](auto tag) {
     using S = decltype(tag);
@@ -163,7 +167,8 @@ void randn(const KernelCtx& c) {
 }
 
 void randint(const KernelCtx& c) {
-  const int64_t low = c.attrs.i(5), high = c.attrs.i(6);
+  const auto& a = c.attrs.get<RandintAttrs>();
+  const int64_t low = a.low, high = a.high;
   visit_number(c.out[0].dtype(), c.name, [&](auto tag) {
     random<decltype(tag), Dist::integer>(c, low, static_cast<uint64_t>(high - low));
   });
@@ -188,7 +193,7 @@ void copy(const KernelCtx& c) {
 void copy_into(const Tensor& src, const Tensor& dst) {
   const Tensor in[1] = {src};
   Tensor outs[1] = {dst};
-  const Attrs attrs{dst.dtype()};
+  const Attrs attrs = CopyAttrs{dst.dtype()};
   copy(KernelCtx{OpId::copy, "copy", in, outs, attrs});
 }
 

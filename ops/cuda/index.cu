@@ -134,7 +134,7 @@ void scatter_impl(const KernelCtx& c) {
     index_op<false, Add>(c, src, out, index, 0, 1, 0);
     return;
   }
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  const int64_t d = wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name);
   const Tensor src_view = detail::strided_view(src, index.sizes(), src.strides(), src.storage_offset());
   index_op<false, Add>(c, src_view, view_for(out, index.sizes(), d), index, out.stride(d), out.size(d), d);
 }
@@ -267,11 +267,12 @@ void pad(const KernelCtx& c) {
   const Tensor& out = c.out[0];
   const int64_t n = out.numel();
   if (n == 0) return;
-  const Shape& pads = c.attrs.ints(0);
+  const auto& a = c.attrs.get<PadAttrs>();
+  const Shape& pads = a.pads;
   PadGeom g;
   g.nd = static_cast<int>(x.dim());
   if (g.nd > kMaxDims) throw_error(c.name, "takes at most " + std::to_string(kMaxDims) + " dims on CUDA");
-  g.reflect = c.attrs.i(1) == 1;
+  g.reflect = a.mode == PadMode::Reflect;
   for (int d = 0; d < g.nd; ++d) {
     g.out_sizes[d] = out.size(d);
     g.in_sizes[d] = x.size(d);
@@ -283,7 +284,7 @@ void pad(const KernelCtx& c) {
   DeviceGuard guard(dev);
   visit_all(x.dtype(), [&](auto tag) {
     using S = decltype(tag);
-    const S value = cvt<S>(static_cast<compute_t<S>>(c.attrs.f(2)));
+    const S value = cvt<S>(static_cast<compute_t<S>>(a.value));
     launch(c.name, pad_kernel<S>, blocks_for(n, kThreads), kThreads, 0, current_stream(dev),
            static_cast<const S*>(x.data()), static_cast<S*>(out.data()), n, g, value);
   });
@@ -294,7 +295,7 @@ void gather(const KernelCtx& c) {
   const Tensor &x = c.in[0], &index = c.in[1];
   const Tensor& out = c.out[0];
   if (x.dim() == 0) return index_op<true>(c, out, x, index, 0, 1, 0);
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  const int64_t d = wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name);
   index_op<true>(c, out, view_for(x, index.sizes(), d), index, x.stride(d), x.size(d), d);
 }
 
@@ -306,7 +307,7 @@ void index_select(const KernelCtx& c) {
   const Tensor &x = c.in[0], &index = c.in[1];
   const Tensor& out = c.out[0];
   if (x.dim() == 0) return index_op<true>(c, out, x, view_for(index, {}, 0, true), 0, 1, 0);
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  const int64_t d = wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name);
   index_op<true>(c, out, view_for(x, out.sizes(), d), view_for(index, out.sizes(), d, true), x.stride(d), x.size(d),
                  d);
 }
@@ -315,24 +316,28 @@ void index_select(const KernelCtx& c) {
 void index_add(const KernelCtx& c) {
   const Tensor &x = c.in[0], &index = c.in[1], &src = c.in[2];
   const Tensor& out = c.out[0];
+  const auto& a = c.attrs.get<IndexAddAttrs>();
   if (x.dtype() == kBool) throw_no_dtype(c.name, kBool);
   copy_into(x, out);
   if (x.dim() == 0)
-    return index_op<false, true>(c, src, out, view_for(index, {}, 0, true), 0, 1, 0,
-                                 c.attrs.f(1));
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+    return index_op<false, true>(c, src, out, view_for(index, {}, 0, true), 0, 1, 0, a.alpha);
+  const int64_t d = wrap_dim(a.dim, x.dim(), c.name);
   index_op<false, true>(c, src, view_for(out, src.sizes(), d), view_for(index, src.sizes(), d, true), out.stride(d),
-                        out.size(d), d, c.attrs.f(1));
+                        out.size(d), d, a.alpha);
 }
 
-// topk attrs: k, dim, largest, sorted (always sorted here, as on the CPU)
-void topk(const KernelCtx& c) { sort_lines(c, c.attrs.i(1), c.attrs.i(0), c.attrs.b(2)); }
+// topk attrs: TopkAttrs (always sorted here, as on the CPU)
+void topk(const KernelCtx& c) {
+  const auto& a = c.attrs.get<TopkAttrs>();
+  sort_lines(c, a.dim, a.k, a.largest);
+}
 
-// sort attrs: dim, descending
+// sort attrs: SortAttrs
 void sort(const KernelCtx& c) {
+  const auto& a = c.attrs.get<SortAttrs>();
   const Tensor& x = c.in[0];
-  const int64_t n = x.dim() ? x.size(wrap_dim(c.attrs.i(0), x.dim(), c.name)) : 1;
-  sort_lines(c, c.attrs.i(0), n, c.attrs.b(1));
+  const int64_t n = x.dim() ? x.size(wrap_dim(a.dim, x.dim(), c.name)) : 1;
+  sort_lines(c, a.dim, n, a.descending);
 }
 
 }  // namespace ds::cuda

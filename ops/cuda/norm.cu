@@ -111,7 +111,7 @@ void visit_norm_dtype(const KernelCtx& c, DType t, F&& f) {
 
 }  // namespace
 
-// x (..., normalized), weight, bias -> y, mean (rows), rstd (rows). attrs: eps
+// x (..., normalized), weight, bias -> y, mean (rows), rstd (rows). LayerNormAttrs: eps
 void layer_norm(const KernelCtx& c) {
   const Tensor x = contiguous_copy(c.in[0]), w = contiguous_copy(c.in[1]), b = contiguous_copy(c.in[2]);
   const int64_t N = w.numel(), M = N ? x.numel() / N : 0;
@@ -123,7 +123,7 @@ void layer_norm(const KernelCtx& c) {
     launch(c.name, layer_norm_kernel<T>, static_cast<unsigned>(M), kRowThreads, 0, current_stream(dev),
            static_cast<const T*>(x.data()), static_cast<const T*>(w.data()), static_cast<const T*>(b.data()),
            static_cast<T*>(c.out[0].data()), static_cast<T*>(c.out[1].data()), static_cast<T*>(c.out[2].data()), N,
-           static_cast<T>(c.attrs.f(0)));
+           static_cast<T>(c.attrs.get<LayerNormAttrs>().eps));
   });
 }
 

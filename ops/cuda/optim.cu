@@ -1,6 +1,6 @@
 // CUDA kernel of adam_step, the fused Adam/AdamW update, with the CPU kernel's order of operations
 // (ops/cpu/optim.cpp): p, g, m, v (one shape, contiguous) -> p'; m and v are updated in place. One pass reads p, g,
-// m, v and writes p, m, v, four elements per thread.
+// m, v and writes p, m, v, four elements per thread. lr and step are inputs 4 and 5, 0-d CPU tensors read on the host.
 #include <cmath>
 
 #include "kernels.h"
@@ -40,20 +40,21 @@ __global__ void adam_kernel(const T* pin, const T* gp, T* mp, T* vp, T* pout, in
 
 }  // namespace
 
-// attrs: lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize
+// attrs: AdamAttrs; in: p, g, m, v, lr (0-d f64 CPU), step (0-d i64 CPU)
 void adam_step(const KernelCtx& c) {
-  const Attrs& a = c.attrs;
+  const auto& a = c.attrs.get<AdamAttrs>();
+  const double lr = *c.in[4].data_ptr<double>(), t = static_cast<double>(*c.in[5].data_ptr<int64_t>());
   const int64_t n = c.out[0].numel();
   if (n == 0) return;
   const int dev = c.out[0].device().index;
   DeviceGuard guard(dev);
   const auto run = [&](auto tag) {
     using T = decltype(tag);
-    const double lr = a.f(0), beta1 = a.f(1), beta2 = a.f(2), wd = a.f(4), t = static_cast<double>(a.i(5));
+    const double beta1 = a.beta1, beta2 = a.beta2, wd = a.weight_decay;
     // Bias corrections in double from the closed form, as on the CPU (and in torch).
-    const AdamScalars<T> s{T(beta1), T(1 - beta1), T(beta2), T(1 - beta2), T(a.f(3)), T(1 - lr * wd), T(wd),
-                           T(-(lr / (1 - std::pow(beta1, t)))), T(std::sqrt(1 - std::pow(beta2, t))), a.b(6), a.b(7),
-                           wd != 0};
+    const AdamScalars<T> s{T(beta1), T(1 - beta1), T(beta2), T(1 - beta2), T(a.eps), T(1 - lr * wd), T(wd),
+                           T(-(lr / (1 - std::pow(beta1, t)))), T(std::sqrt(1 - std::pow(beta2, t))), a.decoupled,
+                           a.maximize, wd != 0};
     launch(c.name, adam_kernel<T>, blocks_for((n + 3) / 4, 256), 256, 0, current_stream(dev),
            static_cast<const T*>(c.in[0].data()), static_cast<const T*>(c.in[1].data()),
            static_cast<T*>(const_cast<void*>(c.in[2].data())), static_cast<T*>(const_cast<void*>(c.in[3].data())),

@@ -262,7 +262,8 @@ void sum_like(const KernelCtx& c) {
   visit_all(x.dtype(), [&](auto tag) {
     using S = decltype(tag);
     using O = std::conditional_t<std::is_integral_v<S>, int64_t, S>;  // integers and bool widen to int64
-    run_reduce<Op<S, O>, S, O>(c, Op<S, O>{}, x, c.attrs.ints(0), static_cast<O*>(c.out[0].data()), nullptr);
+    run_reduce<Op<S, O>, S, O>(c, Op<S, O>{}, x, c.attrs.get<ReduceAttrs>().dims, static_cast<O*>(c.out[0].data()),
+                               nullptr);
   });
 }
 
@@ -271,15 +272,15 @@ void extreme(const KernelCtx& c) {
   const Tensor& x = c.in[0];
   visit_number(x.dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);
-    run_reduce<Extreme<S, IsMax>, S, S>(c, Extreme<S, IsMax>{}, x, c.attrs.ints(0), static_cast<S*>(c.out[0].data()),
-                                        nullptr);
+    run_reduce<Extreme<S, IsMax>, S, S>(c, Extreme<S, IsMax>{}, x, c.attrs.get<ReduceAttrs>().dims,
+                                        static_cast<S*>(c.out[0].data()), nullptr);
   });
 }
 
 template <bool IsMax>
 void arg_extreme(const KernelCtx& c) {
   const Tensor& x = c.in[0];
-  const Shape dims = x.dim() ? Shape{wrap_dim(c.attrs.i(0), x.dim(), c.name)} : Shape{};
+  const Shape dims = x.dim() ? Shape{wrap_dim(c.attrs.get<DimReduceAttrs>().dim, x.dim(), c.name)} : Shape{};
   visit_number(x.dtype(), c.name, [&](auto tag) {
     using S = decltype(tag);
     run_reduce<ArgExtreme<S, IsMax>, S, S>(c, ArgExtreme<S, IsMax>{}, x, dims, static_cast<S*>(c.out[0].data()),
@@ -331,7 +332,7 @@ void cumsum(const KernelCtx& c) {
   const Tensor& x = c.in[0];
   const Tensor& out = c.out[0];
   if (out.numel() == 0) return;
-  const int64_t d = x.dim() ? wrap_dim(c.attrs.i(0), x.dim(), c.name) : 0;
+  const int64_t d = x.dim() ? wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name) : 0;
   const int64_t n = x.dim() ? x.size(d) : 1;
   // The lines: every dim but d, for the output and the input.
   Geometry<2> g;

@@ -127,17 +127,17 @@ void round(const KernelCtx& c) { number_unary(c, Round{}); }
 void sign(const KernelCtx& c) { number_unary(c, Sign{}); }
 void logical_not(const KernelCtx& c) { elementwise<bool, bool>(c, LogicalNot{}); }
 
+// PowScalarAttrs; integer tensors reach here with an integer exponent only (the rule makes them floating otherwise).
 void pow_scalar(const KernelCtx& c) {
-  const bool is_double = std::holds_alternative<double>(c.attrs[0]);
-  const double e = is_double ? c.attrs.f(0) : static_cast<double>(c.attrs.i(0));
+  const double e = c.attrs.get<PowScalarAttrs>().exponent.to_double();
   number_unary(c, PowScalar{e, static_cast<int64_t>(e)});
 }
 
 void clamp(const KernelCtx& c) {
-  const bool has_lo = !c.attrs.is_none(0), has_hi = !c.attrs.is_none(1);
-  number_unary(c, Clamp{has_lo, has_hi, has_lo ? c.attrs.f(0) : 0.0, has_hi ? c.attrs.f(1) : 0.0});
+  const auto& a = c.attrs.get<ClampAttrs>();
+  number_unary(c, Clamp{a.min.has_value(), a.max.has_value(), a.min.value_or(0.0), a.max.value_or(0.0)});
 }
 
-void gelu(const KernelCtx& c) { float_unary(c, Gelu{c.attrs.b(0)}); }
+void gelu(const KernelCtx& c) { float_unary(c, Gelu{c.attrs.get<GeluAttrs>().tanh}); }
 
 }  // namespace ds::cuda

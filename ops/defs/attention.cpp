@@ -3,10 +3,10 @@
 // go through the fused backward; a recorded backward (create_graph) uses the gradients' formulas in ds ops, so
 // attention differentiates twice (without dropout).
 //   q: (B, H, L, E) or (N, L, E)   k: (..., S, E)   v: (..., S, Ev)   mask: broadcasts to (..., L, S)
-// Attrs of both: scale, is_causal, dropout_p, seed, offset (the Philox counters of the dropout mask).
+// Attrs of both: AttentionAttrs (scale, is_causal, dropout_p). With dropout, the Philox state (seed, offset) of the
+// dropout mask is the last input of both (ops/rng_input.h), after the optional mask.
 #include <cmath>
 
-#include <ds/core/grad_mode.h>
 #include <ds/ops/dispatch.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
@@ -17,14 +17,31 @@
 #include <ds/ops/shape_ops.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
+#include <ds/ops/rng_input.h>
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
 namespace ds {
 namespace {
 
+// The inputs after the fixed ones (q, k, v; or grad, q, k, v, out, lse): the mask, then with dropout the Philox state.
+// Present inputs point into the call's; absent ones are null.
+struct Extras {
+  const Tensor* mask = nullptr;
+  const Tensor* rng = nullptr;
+};
+Extras extras(const OpCall& c, size_t fixed, std::string_view inputs) {
+  const bool dropout = c.attrs.get<AttentionAttrs>().dropout_p > 0;
+  DS_CHECK(c.in.size() == fixed + dropout || c.in.size() == fixed + 1 + dropout, c.name,
+           "expects {}, an optional mask and, with dropout, the Philox state; got {} inputs", inputs, c.in.size());
+  return {c.in.size() > fixed + dropout ? &c.in[fixed] : nullptr, dropout ? &c.in.back() : nullptr};
+}
+
 // Checks q, k, v (and the mask) against each other; the shapes of the outputs follow from q and v.
-void check_attention(const OpCall& c, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask) {
+void check_attention(const OpCall& c, const Tensor& q, const Tensor& k, const Tensor& v, const Extras& x) {
+  const auto& a = c.attrs.get<AttentionAttrs>();
+  const Tensor* mask = x.mask;
   DS_CHECK(q.dim() == 3 || q.dim() == 4, c.name, "expects q (B, H, L, E) or (N, L, E), got {}", shape_str(q.sizes()));
   DS_CHECK(k.dim() == q.dim() && v.dim() == q.dim(), c.name, "q {}, k {} and v {} must have the same number of dims",
            shape_str(q.sizes()), shape_str(k.sizes()), shape_str(v.sizes()));
@@ -41,9 +58,10 @@ void check_attention(const OpCall& c, const Tensor& q, const Tensor& k, const Te
            dtype_name(v.dtype()));
   for (const Tensor* t : {&q, &k, &v})
     DS_CHECK(t->stride(-1) == 1, c.name, "expects a contiguous last dim, got strides {}", shape_str(t->strides()));
-  DS_CHECK(c.attrs.f(2) >= 0 && c.attrs.f(2) < 1, c.name, "dropout_p must be in [0, 1), got {}", c.attrs.f(2));
+  DS_CHECK(a.dropout_p >= 0 && a.dropout_p < 1, c.name, "dropout_p must be in [0, 1), got {}", a.dropout_p);
+  if (x.rng) rng_input::check(*x.rng, c.name);
   if (!mask) return;
-  DS_CHECK(!c.attrs.b(1), c.name, "takes is_causal or attn_mask, not both");
+  DS_CHECK(!a.is_causal, c.name, "takes is_causal or attn_mask, not both");
   DS_CHECK(mask->dtype() == kBool || mask->dtype() == q.dtype(), c.name,
            "attn_mask must be bool or q's dtype {}, got {}", dtype_name(q.dtype()), dtype_name(mask->dtype()));
   const Shape full = [&] {
@@ -59,11 +77,11 @@ void check_attention(const OpCall& c, const Tensor& q, const Tensor& k, const Te
   DS_CHECK(fits, c.name, "attn_mask {} does not broadcast to the scores {}", shape_str(mask->sizes()), shape_str(full));
 }
 
+// in: q, k, v [, mask] [, Philox state (with dropout)] -> out, lse
 void attention_rule(const OpCall& c, RuleResult& r) {
-  DS_CHECK(c.in.size() == 3 || c.in.size() == 4, c.name, "expects q, k, v and an optional mask, got {} inputs",
-           c.in.size());
+  const Extras x = extras(c, 3, "q, k, v");
   const Tensor &q = c.in[0], &k = c.in[1], &v = c.in[2];
-  check_attention(c, q, k, v, c.in.size() == 4 ? &c.in[3] : nullptr);
+  check_attention(c, q, k, v, x);
   Shape out(q.sizes().begin(), q.sizes().end());
   out.back() = v.size(-1);
   r.device = q.device();
@@ -71,11 +89,11 @@ void attention_rule(const OpCall& c, RuleResult& r) {
   r.outs.push_back({Shape(q.sizes().begin(), q.sizes().end() - 1), q.dtype()});  // logsumexp of each query row
 }
 
-// in: grad_out, q, k, v, out, lse [, mask] -> dq, dk, dv
+// in: grad_out, q, k, v, out, lse [, mask] [, Philox state (with dropout)] -> dq, dk, dv
 void attention_backward_rule(const OpCall& c, RuleResult& r) {
-  DS_CHECK(c.in.size() == 6 || c.in.size() == 7, c.name, "expects grad, q, k, v, out, lse and an optional mask");
+  const Extras x = extras(c, 6, "grad, q, k, v, out, lse");
   const Tensor &g = c.in[0], &q = c.in[1], &k = c.in[2], &v = c.in[3];
-  check_attention(c, q, k, v, c.in.size() == 7 ? &c.in[6] : nullptr);
+  check_attention(c, q, k, v, x);
   Shape out(q.sizes().begin(), q.sizes().end());
   out.back() = v.size(-1);
   DS_CHECK(g.sizes() == out && g.dtype() == q.dtype() && g.stride(-1) == 1, c.name,
@@ -86,32 +104,42 @@ void attention_backward_rule(const OpCall& c, RuleResult& r) {
   for (const Tensor* t : {&q, &k, &v}) r.outs.push_back({t->sizes(), t->dtype()});
 }
 
+// Whether the forward had a mask (input 3; the Philox state, with dropout, comes after it).
+bool has_mask(const VjpCtx& c) {
+  return c.in_sizes.size() == 4 + (c.attrs.get<AttentionAttrs>().dropout_p > 0 ? 1 : 0);
+}
+
+// The fused backward: one scaled_dot_product_attention_backward, from the saved logsumexp (and the forward's Philox
+// state, so it sees the same dropout mask).
+TensorList attention_vjp(const VjpCtx& c) {
+  DS_CHECK(c.grad[0].defined(), "scaled_dot_product_attention", "the logsumexp output takes no gradient");
+  const bool mask = has_mask(c), dropout = c.attrs.get<AttentionAttrs>().dropout_p > 0;
+  Tensor g = c.grad[0].stride(-1) == 1 ? c.grad[0] : c.grad[0].contiguous();
+  TensorList in{g, c.in[0], c.in[1], c.in[2], c.out[0], c.out[1]};
+  if (mask) in.push_back(c.in[3]);
+  if (dropout) in.push_back(c.in[c.in_sizes.size() - 1]);
+  TensorList d = call_op(OpId::scaled_dot_product_attention_backward, in, c.attrs);
+  d.resize(c.in_sizes.size());  // the mask and the Philox state take no gradient
+  return d;
+}
+
 // The math definition's gradients in ds ops, for a recorded backward (create_graph): differentiable again.
-TensorList attention_vjp_math(const VjpCtx& c) {
-  DS_CHECK(c.attrs.f(2) == 0, "scaled_dot_product_attention",
-           "differentiating twice through attention dropout is not supported (dropout_p {})", c.attrs.f(2));
+TensorList attention_vjp_graph(const VjpCtx& c) {
+  DS_CHECK(c.grad[0].defined(), "scaled_dot_product_attention", "the logsumexp output takes no gradient");
+  const auto& a = c.attrs.get<AttentionAttrs>();
+  DS_CHECK(a.dropout_p == 0, "scaled_dot_product_attention",
+           "differentiating twice through attention dropout is not supported (dropout_p {})", a.dropout_p);
   const Tensor &g = c.grad[0], &q = c.in[0], &k = c.in[1], &v = c.in[2];
-  const double scale = c.attrs.f(0);
+  const double scale = a.scale;
   Tensor s = matmul(q, k.transpose(-2, -1)) * scale;
-  if (c.attrs.b(1)) s = masked_fill(s, triu(ones({q.size(-2), k.size(-2)}, {.dtype = kBool}), 1), -INFINITY);
-  if (c.in_sizes.size() == 4)
+  if (a.is_causal) s = masked_fill(s, triu(ones({q.size(-2), k.size(-2)}, {.dtype = kBool}), 1), -INFINITY);
+  if (has_mask(c))
     s = c.in[3].dtype() == kBool ? masked_fill(s, logical_not(c.in[3]), -INFINITY) : s + c.in[3];
   const Tensor p = softmax(s, -1);
   const Tensor dp = matmul(g, v.transpose(-2, -1));
   const Tensor ds = p * (dp - sum(dp * p, {-1}, true)) * scale;
   TensorList d{matmul(ds, k), matmul(ds.transpose(-2, -1), q), matmul(p.transpose(-2, -1), g)};
-  if (c.in_sizes.size() == 4) d.push_back(Tensor());
-  return d;
-}
-
-TensorList attention_vjp(const VjpCtx& c) {
-  DS_CHECK(c.grad[0].defined(), "scaled_dot_product_attention", "the logsumexp output takes no gradient");
-  if (is_grad_enabled()) return attention_vjp_math(c);
-  Tensor g = c.grad[0].stride(-1) == 1 ? c.grad[0] : c.grad[0].contiguous();
-  TensorList in{g, c.in[0], c.in[1], c.in[2], c.out[0], c.out[1]};
-  if (c.in_sizes.size() == 4) in.push_back(c.in[3]);
-  TensorList d = call_op(OpId::scaled_dot_product_attention_backward, in, c.attrs);
-  if (c.in_sizes.size() == 4) d.push_back(Tensor());  // the mask takes no gradient
+  if (has_mask(c)) d.push_back(Tensor());
   return d;
 }
 
@@ -188,12 +216,14 @@ std::vector<BadCase> attention_bad() {
 
 // clang-format off
 DS_PRIMITIVE_ROW(scaled_dot_product_attention) OpDef{.name = "scaled_dot_product_attention",
-    .attr_names = {"scale", "is_causal", "dropout_p", "seed", "offset"}, .rule = attention_rule,
-    .cpu = cpu::scaled_dot_product_attention, .vjp = attention_vjp, .save_in = 0b1111, .save_out = 0b11,
-    .test = {.cases = attention_cases, .bad = attention_bad, .cpu_dtypes = {kF32, kF64}}};
+    .attrs = &attrs_schema<AttentionAttrs>, .rule = attention_rule, .cpu = cpu::scaled_dot_product_attention,
+    .cuda = DS_CUDA_KERNEL(scaled_dot_product_attention), .cpu_dtypes = {kF32, kF64}, .cuda_dtypes = kFloatTypes,
+    .vjp = attention_vjp, .vjp_graph = attention_vjp_graph, .save_in = 0b11111, .save_out = 0b11,
+    .test = {.cases = attention_cases, .bad = attention_bad}};
 DS_PRIMITIVE_ROW(scaled_dot_product_attention_backward) OpDef{.name = "scaled_dot_product_attention_backward",
-    .attr_names = {"scale", "is_causal", "dropout_p", "seed", "offset"}, .rule = attention_backward_rule,
-    .cpu = cpu::scaled_dot_product_attention_backward, .test = {.cpu_dtypes = {kF32, kF64}}};
+    .attrs = &attrs_schema<AttentionAttrs>, .rule = attention_backward_rule,
+    .cpu = cpu::scaled_dot_product_attention_backward, .cuda = DS_CUDA_KERNEL(scaled_dot_product_attention_backward),
+    .cpu_dtypes = {kF32, kF64}, .cuda_dtypes = kFloatTypes};
 // clang-format on
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
@@ -203,21 +233,24 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   DS_CHECK(q.dim() >= 1, op, "expects q (B, H, L, E) or (N, L, E), got {}", shape_str(q.sizes()));
   auto last_contiguous = [](const Tensor& t) { return t.dim() == 0 || t.stride(-1) == 1 ? t : t.contiguous(); };
   const double scale = o.scale.value_or(1 / std::sqrt(static_cast<double>(q.size(-1))));
-  uint64_t seed = 0, offset = 0;
-  if (o.dropout_p > 0 && o.dropout_p < 1 && q.dim() >= 3 && k.dim() >= 2) {
-    Generator& g = o.generator ? *o.generator : default_generator();
-    const uint64_t n = static_cast<uint64_t>(q.numel() / q.size(-1) * k.size(-2));
-    const PhiloxState s = g.reserve((n + 3) / 4);
-    seed = s.seed;
-    offset = s.offset;
-  }
   TensorList in{last_contiguous(q), last_contiguous(k), last_contiguous(v)};
   // A float mask of another precision is cast to q's (torch refuses it; a cast is what the user means).
   if (o.attn_mask.defined())
     in.push_back(o.attn_mask.dtype() == kBool || o.attn_mask.dtype() == q.dtype() || !is_floating(o.attn_mask.dtype())
                      ? o.attn_mask
                      : o.attn_mask.to(q.dtype()));
-  const Attrs attrs{scale, o.is_causal, o.dropout_p, static_cast<int64_t>(seed), static_cast<int64_t>(offset)};
+  // With dropout, the Philox state of its mask is the last input; none is drawn where the rule refuses the call
+  // anyway (dropout_p of 1 or more, q or k with too few dims).
+  if (o.dropout_p > 0) {
+    if (o.dropout_p < 1 && q.dim() >= 3 && k.dim() >= 2) {
+      Generator& g = o.generator ? *o.generator : default_generator();
+      const uint64_t n = static_cast<uint64_t>(q.numel() / q.size(-1) * k.size(-2));
+      in.push_back(rng_input::draw(g, (n + 3) / 4));
+    } else {
+      in.push_back(rng_input::make(PhiloxState{}));
+    }
+  }
+  const AttentionAttrs attrs{.scale = scale, .is_causal = o.is_causal, .dropout_p = o.dropout_p};
   return call_op(OpId::scaled_dot_product_attention, in, attrs)[0];
 }
 

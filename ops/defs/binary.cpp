@@ -6,6 +6,7 @@
 #include <ds/ops/factory.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
@@ -68,9 +69,11 @@ void where_rule(const OpCall& c, RuleResult& r) {
 
 constexpr DTypeSet kNumbers = kFloatTypes | kIntTypes;
 
-OpDef binary_row(std::string_view name, RuleFn rule, KernelFn cpu, VjpFn vjp, uint32_t save_in, TestFacts t) {
-  return OpDef{.name = name, .rule = rule, .cpu = cpu, .vjp = vjp, .save_in = save_in, .strided_out = true,
-               .test = std::move(t)};
+// The CUDA kernels run the CPU kernels' dtypes.
+OpDef binary_row(std::string_view name, RuleFn rule, KernelFn cpu, KernelFn cuda, DTypeSet dtypes, VjpFn vjp,
+                 uint32_t save_in, TestFacts t, AutocastClass autocast = AutocastClass::Passthrough) {
+  return OpDef{.name = name, .rule = rule, .cpu = cpu, .cuda = cuda, .cpu_dtypes = dtypes, .cuda_dtypes = dtypes,
+               .autocast = autocast, .vjp = vjp, .save_in = save_in, .strided_out = true, .test = std::move(t)};
 }
 
 std::vector<BadCase> broadcast_bad() {
@@ -86,53 +89,59 @@ std::vector<BadCase> broadcast_bad() {
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(add) binary_row("add", rules::binary_arith_rule, cpu::add, add_vjp, 0, {
+DS_PRIMITIVE_ROW(add) binary_row("add", rules::binary_arith_rule, cpu::add, DS_CUDA_KERNEL(add), kAllTypes, add_vjp, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return a + b; }); },
-    .bad = broadcast_bad, .ref2 = [](double a, double b) { return a + b; }, .cpu_dtypes = kNumbers, .gradgrad = true});
-DS_PRIMITIVE_ROW(sub) binary_row("sub", rules::binary_arith_rule, cpu::sub, sub_vjp, 0, {
+    .bad = broadcast_bad, .ref2 = [](double a, double b) { return a + b; }, .gradgrad = true});
+DS_PRIMITIVE_ROW(sub) binary_row("sub", rules::binary_arith_rule, cpu::sub, DS_CUDA_KERNEL(sub), kNumbers, sub_vjp, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return a - b; }); },
-    .ref2 = [](double a, double b) { return a - b; }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(mul) binary_row("mul", rules::binary_arith_rule, cpu::mul, mul_vjp, 3, {
+    .ref2 = [](double a, double b) { return a - b; }});
+DS_PRIMITIVE_ROW(mul) binary_row("mul", rules::binary_arith_rule, cpu::mul, DS_CUDA_KERNEL(mul), kAllTypes, mul_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return a * b; }); },
-    .ref2 = [](double a, double b) { return a * b; }, .cpu_dtypes = kNumbers, .gradgrad = true});
-DS_PRIMITIVE_ROW(div) binary_row("div", rules::binary_float_rule, cpu::div, div_vjp, 3, {
+    .ref2 = [](double a, double b) { return a * b; }, .gradgrad = true});
+DS_PRIMITIVE_ROW(div) binary_row("div", rules::binary_float_rule, cpu::div, DS_CUDA_KERNEL(div), kNumbers, div_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, -2, 2, 0.5, 2, [](const Tensor& a, const Tensor& b) { return a / b; }); },
-    .ref2 = [](double a, double b) { return a / b; }, .cpu_dtypes = kNumbers, .gradgrad = true});
-DS_PRIMITIVE_ROW(pow) binary_row("pow", rules::binary_float_rule, cpu::pow, pow_vjp, 3, {
+    .ref2 = [](double a, double b) { return a / b; }, .gradgrad = true});
+DS_PRIMITIVE_ROW(pow) binary_row("pow", rules::binary_float_rule, cpu::pow, DS_CUDA_KERNEL(pow),
+    kFloatTypes, pow_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, 0.5, 2, -1.5, 1.5, [](const Tensor& a, const Tensor& b) { return pow(a, b); }); },
-    .ref2 = [](double a, double b) { return std::pow(a, b); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(maximum) binary_row("maximum", rules::binary_arith_rule, cpu::maximum, maximum_vjp, 3, {
+    .ref2 = [](double a, double b) { return std::pow(a, b); }, .gradgrad = true}, AutocastClass::F32);
+DS_PRIMITIVE_ROW(maximum) binary_row("maximum", rules::binary_arith_rule, cpu::maximum, DS_CUDA_KERNEL(maximum),
+    kAllTypes, maximum_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return maximum(a, b); }); },
-    .ref2 = [](double a, double b) { return std::max(a, b); }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(minimum) binary_row("minimum", rules::binary_arith_rule, cpu::minimum, minimum_vjp, 3, {
+    .ref2 = [](double a, double b) { return std::max(a, b); }});
+DS_PRIMITIVE_ROW(minimum) binary_row("minimum", rules::binary_arith_rule, cpu::minimum, DS_CUDA_KERNEL(minimum),
+    kAllTypes, minimum_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return minimum(a, b); }); },
-    .ref2 = [](double a, double b) { return std::min(a, b); }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(eq) binary_row("eq", rules::compare_rule, cpu::eq, nullptr, 0, {
+    .ref2 = [](double a, double b) { return std::min(a, b); }});
+DS_PRIMITIVE_ROW(eq) binary_row("eq", rules::compare_rule, cpu::eq, DS_CUDA_KERNEL(eq), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return eq(a, b); }, true); },
-    .ref2 = [](double a, double b) { return double(a == b); }, .cpu_dtypes = kAllTypes});
-DS_PRIMITIVE_ROW(ne) binary_row("ne", rules::compare_rule, cpu::ne, nullptr, 0, {
+    .ref2 = [](double a, double b) { return double(a == b); }});
+DS_PRIMITIVE_ROW(ne) binary_row("ne", rules::compare_rule, cpu::ne, DS_CUDA_KERNEL(ne), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return ne(a, b); }, true); },
-    .ref2 = [](double a, double b) { return double(a != b); }, .cpu_dtypes = kAllTypes});
-DS_PRIMITIVE_ROW(lt) binary_row("lt", rules::compare_rule, cpu::lt, nullptr, 0, {
+    .ref2 = [](double a, double b) { return double(a != b); }});
+DS_PRIMITIVE_ROW(lt) binary_row("lt", rules::compare_rule, cpu::lt, DS_CUDA_KERNEL(lt), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return lt(a, b); }, true); },
-    .ref2 = [](double a, double b) { return double(a < b); }, .cpu_dtypes = kAllTypes});
-DS_PRIMITIVE_ROW(le) binary_row("le", rules::compare_rule, cpu::le, nullptr, 0, {
+    .ref2 = [](double a, double b) { return double(a < b); }});
+DS_PRIMITIVE_ROW(le) binary_row("le", rules::compare_rule, cpu::le, DS_CUDA_KERNEL(le), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return le(a, b); }, true); },
-    .ref2 = [](double a, double b) { return double(a <= b); }, .cpu_dtypes = kAllTypes});
-DS_PRIMITIVE_ROW(gt) binary_row("gt", rules::compare_rule, cpu::gt, nullptr, 0, {
+    .ref2 = [](double a, double b) { return double(a <= b); }});
+DS_PRIMITIVE_ROW(gt) binary_row("gt", rules::compare_rule, cpu::gt, DS_CUDA_KERNEL(gt), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return gt(a, b); }, true); },
-    .ref2 = [](double a, double b) { return double(a > b); }, .cpu_dtypes = kAllTypes});
-DS_PRIMITIVE_ROW(ge) binary_row("ge", rules::compare_rule, cpu::ge, nullptr, 0, {
+    .ref2 = [](double a, double b) { return double(a > b); }});
+DS_PRIMITIVE_ROW(ge) binary_row("ge", rules::compare_rule, cpu::ge, DS_CUDA_KERNEL(ge), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return ge(a, b); }, true); },
-    .ref2 = [](double a, double b) { return double(a >= b); }, .cpu_dtypes = kAllTypes});
-DS_PRIMITIVE_ROW(logical_and) binary_row("logical_and", rules::logical_rule, cpu::logical_and, nullptr, 0, {
+    .ref2 = [](double a, double b) { return double(a >= b); }});
+DS_PRIMITIVE_ROW(logical_and) binary_row("logical_and", rules::logical_rule, cpu::logical_and,
+    DS_CUDA_KERNEL(logical_and), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return logical_and(a, b); }, true); },
-    .ref2 = [](double a, double b) { return double(a != 0 && b != 0); }, .cpu_dtypes = kAllTypes});
-DS_PRIMITIVE_ROW(logical_or) binary_row("logical_or", rules::logical_rule, cpu::logical_or, nullptr, 0, {
+    .ref2 = [](double a, double b) { return double(a != 0 && b != 0); }});
+DS_PRIMITIVE_ROW(logical_or) binary_row("logical_or", rules::logical_rule, cpu::logical_or, DS_CUDA_KERNEL(logical_or),
+    kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return logical_or(a, b); }, true); },
-    .ref2 = [](double a, double b) { return double(a != 0 || b != 0); }, .cpu_dtypes = kAllTypes});
-DS_PRIMITIVE_ROW(where) OpDef{.name = "where", .rule = where_rule, .cpu = cpu::where, .vjp = where_vjp,
-    .save_in = 1, .strided_out = true, .test = {
+    .ref2 = [](double a, double b) { return double(a != 0 || b != 0); }});
+DS_PRIMITIVE_ROW(where) OpDef{.name = "where", .rule = where_rule, .cpu = cpu::where, .cuda = DS_CUDA_KERNEL(where),
+    .cpu_dtypes = kAllTypes, .cuda_dtypes = kAllTypes, .dtype_input = 1, .vjp = where_vjp, .save_in = 1,
+    .strided_out = true, .test = {
     .cases = [](DType dt) {
       std::vector<OpCase> v;
       const Tensor cond = samples::uniform({3, 4}, kF64, -1, 1, 11) > 0;
@@ -150,7 +159,7 @@ DS_PRIMITIVE_ROW(where) OpDef{.name = "where", .rule = where_rule, .cpu = cpu::w
     },
     .bad = [] { return std::vector<BadCase>{samples::bad("float condition", [] { where(ones({2}), ones({2}), ones({2})); },
                                                          "condition must be a bool tensor")}; },
-    .cpu_dtypes = kNumbers, .gradgrad = true}};
+    .gradgrad = true}};
 // clang-format on
 
 Tensor add(const Tensor& a, const Tensor& b) { return call_op1(OpId::add, {a, b}); }

@@ -2,8 +2,8 @@
 // conv2d_input_grad (the transposed convolution) and conv2d_weight_grad. The three are closed under
 // differentiation, so conv nets differentiate twice. conv1d and conv_transpose2d are composites over them.
 //   x: (N, C, H, W)   w: (O, C/groups, kh, kw)   y: (N, O, Ho, Wo),  Ho = (H + 2 ph - dh (kh - 1) - 1) / sh + 1
-// Attrs of all three: stride (h, w), padding (h, w), dilation (h, w), groups; the two grads also carry the size
-// (h, w) of what they produce (the input's image, or the kernel).
+// Attrs: Conv2dAttrs (stride, padding, dilation (each (h, w)), groups); Conv2dInputGradAttrs and
+// Conv2dWeightGradAttrs add the size (h, w) of what they produce (the input's image, or the kernel).
 #include <ds/ops/dispatch.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
@@ -11,19 +11,38 @@
 #include <ds/ops/shape_ops.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
 namespace ds {
 namespace {
 
-struct ConvAttrs {
-  Shape stride, padding, dilation;
-  int64_t groups;
-};
+// The geometry the three ops share, from any of their structs.
+template <typename A>
+Conv2dAttrs geometry(const A& a) {
+  return {.stride = a.stride, .padding = a.padding, .dilation = a.dilation, .groups = a.groups};
+}
+template <typename A>
+Conv2dInputGradAttrs input_grad_attrs(const A& a, Shape input_size) {
+  return {.stride = a.stride, .padding = a.padding, .dilation = a.dilation, .groups = a.groups,
+          .input_size = std::move(input_size)};
+}
+template <typename A>
+Conv2dWeightGradAttrs weight_grad_attrs(const A& a, Shape kernel_size) {
+  return {.stride = a.stride, .padding = a.padding, .dilation = a.dilation, .groups = a.groups,
+          .kernel_size = std::move(kernel_size)};
+}
+// conv2d's attributes from the front functions' options.
+Conv2dAttrs conv_attrs(const ConvOptions& o) {
+  return {.stride = rules::expand_pair(o.stride, "conv2d"), .padding = rules::expand_pair(o.padding, "conv2d"),
+          .dilation = rules::expand_pair(o.dilation, "conv2d"), .groups = o.groups};
+}
 
-ConvAttrs conv_attrs(const OpCall& c) {
-  ConvAttrs a{c.attrs.ints(0), c.attrs.ints(1), c.attrs.ints(2), c.attrs.i(3)};
+// The call's geometry, checked.
+template <typename A>
+Conv2dAttrs checked_geometry(const OpCall& c) {
+  Conv2dAttrs a = geometry(c.attrs.get<A>());
   DS_CHECK(a.stride.size() == 2 && a.padding.size() == 2 && a.dilation.size() == 2, c.name,
            "stride, padding and dilation need 2 values each");
   DS_CHECK(a.stride[0] > 0 && a.stride[1] > 0, c.name, "stride must be positive, got {}", shape_str(a.stride));
@@ -36,7 +55,7 @@ ConvAttrs conv_attrs(const OpCall& c) {
 int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
 
 // Checks x (N, C, H, W) against w (O, C/groups, kh, kw); returns (Ho, Wo).
-std::pair<int64_t, int64_t> check_conv(const OpCall& c, const ConvAttrs& a, const Shape& x, const Shape& w) {
+std::pair<int64_t, int64_t> check_conv(const OpCall& c, const Conv2dAttrs& a, const Shape& x, const Shape& w) {
   DS_CHECK(x.size() == 4 && w.size() == 4, c.name, "expects input (N, C, H, W) and weight (O, C/groups, kh, kw), got {} and {}",
            shape_str(x), shape_str(w));
   DS_CHECK(x[1] == w[1] * a.groups, c.name, "input {} has {} channels, but weight {} with groups={} expects {}",
@@ -61,18 +80,19 @@ void float_pair(const OpCall& c, RuleResult& r) {
 
 void conv2d_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 2);
-  const ConvAttrs a = conv_attrs(c);
+  const Conv2dAttrs a = checked_geometry<Conv2dAttrs>(c);
   const Shape &x = c.in[0].sizes(), &w = c.in[1].sizes();
   const auto [ho, wo] = check_conv(c, a, x, w);
   float_pair(c, r);
   r.outs.push_back({Shape{x[0], w[0], ho, wo}, *r.casts[0]});
 }
 
-// conv2d_input_grad(gy, w), attr 4: (H, W) of x. -> dx (N, C, H, W)
+// conv2d_input_grad(gy, w), input_size: (H, W) of x. -> dx (N, C, H, W)
 void input_grad_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 2);
-  const ConvAttrs a = conv_attrs(c);
-  const Shape &gy = c.in[0].sizes(), &w = c.in[1].sizes(), &hw = c.attrs.ints(4);
+  const Conv2dAttrs a = checked_geometry<Conv2dInputGradAttrs>(c);
+  const Shape &gy = c.in[0].sizes(), &w = c.in[1].sizes();
+  const Shape& hw = c.attrs.get<Conv2dInputGradAttrs>().input_size;
   DS_CHECK(gy.size() == 4 && hw.size() == 2, c.name, "expects gradient (N, O, Ho, Wo) and an image size (H, W), got {}",
            shape_str(gy));
   const Shape x{gy[0], w.size() == 4 ? w[1] * a.groups : 0, hw[0], hw[1]};
@@ -84,11 +104,12 @@ void input_grad_rule(const OpCall& c, RuleResult& r) {
   r.outs.push_back({x, *r.casts[0]});
 }
 
-// conv2d_weight_grad(x, gy), attr 4: (kh, kw). -> dw (O, C/groups, kh, kw)
+// conv2d_weight_grad(x, gy), kernel_size: (kh, kw). -> dw (O, C/groups, kh, kw)
 void weight_grad_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 2);
-  const ConvAttrs a = conv_attrs(c);
-  const Shape &x = c.in[0].sizes(), &gy = c.in[1].sizes(), &k = c.attrs.ints(4);
+  const Conv2dAttrs a = checked_geometry<Conv2dWeightGradAttrs>(c);
+  const Shape &x = c.in[0].sizes(), &gy = c.in[1].sizes();
+  const Shape& k = c.attrs.get<Conv2dWeightGradAttrs>().kernel_size;
   DS_CHECK(gy.size() == 4 && k.size() == 2 && x.size() == 4, c.name,
            "expects input (N, C, H, W), gradient (N, O, Ho, Wo) and a kernel size (kh, kw), got {} and {}",
            shape_str(x), shape_str(gy));
@@ -102,29 +123,34 @@ void weight_grad_rule(const OpCall& c, RuleResult& r) {
   r.outs.push_back({w, *r.casts[0]});
 }
 
-Attrs with_size(const Attrs& a, Shape size) { return Attrs{a.ints(0), a.ints(1), a.ints(2), a.i(3), std::move(size)}; }
-Attrs base(const Attrs& a) { return Attrs{a.ints(0), a.ints(1), a.ints(2), a.i(3)}; }
 Shape hw(const Shape& s) { return Shape{s[2], s[3]}; }
 
 // y = conv(x, w): dx = input_grad(gy, w), dw = weight_grad(x, gy).
 TensorList conv2d_vjp(const VjpCtx& c) {
+  const auto& a = c.attrs.get<Conv2dAttrs>();
   TensorList g(2);
-  if (c.needs_grad(0)) g[0] = call_op1(OpId::conv2d_input_grad, {c.grad[0], c.in[1]}, with_size(c.attrs, hw(c.in_sizes[0])));
-  if (c.needs_grad(1)) g[1] = call_op1(OpId::conv2d_weight_grad, {c.in[0], c.grad[0]}, with_size(c.attrs, hw(c.in_sizes[1])));
+  if (c.needs_grad(0))
+    g[0] = call_op1(OpId::conv2d_input_grad, {c.grad[0], c.in[1]}, input_grad_attrs(a, hw(c.in_sizes[0])));
+  if (c.needs_grad(1))
+    g[1] = call_op1(OpId::conv2d_weight_grad, {c.in[0], c.grad[0]}, weight_grad_attrs(a, hw(c.in_sizes[1])));
   return g;
 }
 // dx = input_grad(gy, w) is bilinear: d/dgy = conv(ggx, w), d/dw = weight_grad(ggx, gy).
 TensorList input_grad_vjp(const VjpCtx& c) {
+  const auto& a = c.attrs.get<Conv2dInputGradAttrs>();
   TensorList g(2);
-  if (c.needs_grad(0)) g[0] = call_op1(OpId::conv2d, {c.grad[0], c.in[1]}, base(c.attrs));
-  if (c.needs_grad(1)) g[1] = call_op1(OpId::conv2d_weight_grad, {c.grad[0], c.in[0]}, with_size(c.attrs, hw(c.in_sizes[1])));
+  if (c.needs_grad(0)) g[0] = call_op1(OpId::conv2d, {c.grad[0], c.in[1]}, geometry(a));
+  if (c.needs_grad(1))
+    g[1] = call_op1(OpId::conv2d_weight_grad, {c.grad[0], c.in[0]}, weight_grad_attrs(a, hw(c.in_sizes[1])));
   return g;
 }
 // dw = weight_grad(x, gy): d/dx = input_grad(gy, ggw), d/dgy = conv(x, ggw).
 TensorList weight_grad_vjp(const VjpCtx& c) {
+  const auto& a = c.attrs.get<Conv2dWeightGradAttrs>();
   TensorList g(2);
-  if (c.needs_grad(0)) g[0] = call_op1(OpId::conv2d_input_grad, {c.in[1], c.grad[0]}, with_size(c.attrs, hw(c.in_sizes[0])));
-  if (c.needs_grad(1)) g[1] = call_op1(OpId::conv2d, {c.in[0], c.grad[0]}, base(c.attrs));
+  if (c.needs_grad(0))
+    g[0] = call_op1(OpId::conv2d_input_grad, {c.in[1], c.grad[0]}, input_grad_attrs(a, hw(c.in_sizes[0])));
+  if (c.needs_grad(1)) g[1] = call_op1(OpId::conv2d, {c.in[0], c.grad[0]}, geometry(a));
   return g;
 }
 
@@ -170,7 +196,7 @@ std::vector<OpCase> input_grad_cases(DType dt) {
     const Shape y = conv2d(zeros(g.x), zeros(g.w), {}, o).sizes();
     const Shape hw{g.x[2], g.x[3]};
     v.push_back(make1(g.label, {uniform(y, dt, -1, 1, seed), uniform(g.w, dt, -1, 1, seed + 1)}, [o, hw](const TensorList& x) {
-      return call_op1(OpId::conv2d_input_grad, {x[0], x[1]}, Attrs{rules::expand_pair(o.stride, "conv2d"), rules::expand_pair(o.padding, "conv2d"), rules::expand_pair(o.dilation, "conv2d"), o.groups, hw});
+      return call_op1(OpId::conv2d_input_grad, {x[0], x[1]}, input_grad_attrs(conv_attrs(o), hw));
     }));
     seed += 2;
   }
@@ -185,7 +211,7 @@ std::vector<OpCase> weight_grad_cases(DType dt) {
     const Shape y = conv2d(zeros(g.x), zeros(g.w), {}, o).sizes();
     const Shape k{g.w[2], g.w[3]};
     v.push_back(make1(g.label, {uniform(g.x, dt, -1, 1, seed), uniform(y, dt, -1, 1, seed + 1)}, [o, k](const TensorList& x) {
-      return call_op1(OpId::conv2d_weight_grad, {x[0], x[1]}, Attrs{rules::expand_pair(o.stride, "conv2d"), rules::expand_pair(o.padding, "conv2d"), rules::expand_pair(o.dilation, "conv2d"), o.groups, k});
+      return call_op1(OpId::conv2d_weight_grad, {x[0], x[1]}, weight_grad_attrs(conv_attrs(o), k));
     }));
     seed += 2;
   }
@@ -206,15 +232,18 @@ std::vector<BadCase> conv_bad() {
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(conv2d) OpDef{.name = "conv2d", .attr_names = {"stride", "padding", "dilation", "groups"},
-    .rule = conv2d_rule, .cpu = cpu::conv2d, .vjp = conv2d_vjp, .save_in = 3,
+DS_PRIMITIVE_ROW(conv2d) OpDef{.name = "conv2d", .attrs = &attrs_schema<Conv2dAttrs>, .rule = conv2d_rule,
+    .cpu = cpu::conv2d, .cuda = DS_CUDA_KERNEL(conv2d), .cuda_dtypes = kFloatTypes,
+    .autocast = AutocastClass::LowPrecision, .vjp = conv2d_vjp, .save_in = 3,
     .test = {.cases = conv2d_cases, .bad = conv_bad, .gradgrad = true}};
 DS_PRIMITIVE_ROW(conv2d_input_grad) OpDef{.name = "conv2d_input_grad",
-    .attr_names = {"stride", "padding", "dilation", "groups", "input_size"}, .rule = input_grad_rule,
-    .cpu = cpu::conv2d_input_grad, .vjp = input_grad_vjp, .save_in = 3, .test = {.cases = input_grad_cases}};
+    .attrs = &attrs_schema<Conv2dInputGradAttrs>, .rule = input_grad_rule, .cpu = cpu::conv2d_input_grad,
+    .cuda = DS_CUDA_KERNEL(conv2d_input_grad), .cuda_dtypes = kFloatTypes, .autocast = AutocastClass::LowPrecision,
+    .vjp = input_grad_vjp, .save_in = 3, .test = {.cases = input_grad_cases}};
 DS_PRIMITIVE_ROW(conv2d_weight_grad) OpDef{.name = "conv2d_weight_grad",
-    .attr_names = {"stride", "padding", "dilation", "groups", "kernel_size"}, .rule = weight_grad_rule,
-    .cpu = cpu::conv2d_weight_grad, .vjp = weight_grad_vjp, .save_in = 3, .test = {.cases = weight_grad_cases}};
+    .attrs = &attrs_schema<Conv2dWeightGradAttrs>, .rule = weight_grad_rule, .cpu = cpu::conv2d_weight_grad,
+    .cuda = DS_CUDA_KERNEL(conv2d_weight_grad), .cuda_dtypes = kFloatTypes, .autocast = AutocastClass::LowPrecision,
+    .vjp = weight_grad_vjp, .save_in = 3, .test = {.cases = weight_grad_cases}};
 DS_COMPOSITE_ROW(conv1d) OpDef{.name = "conv1d", .kind = OpKind::Composite, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
@@ -266,8 +295,7 @@ Tensor batched(const Tensor& x, int64_t batched_dim, F&& f) {
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvOptions& o) {
   return batched(x, 4, [&](const Tensor& xb) {
-    const Tensor y = call_op1(OpId::conv2d, {xb, w}, Attrs{rules::expand_pair(o.stride, "conv2d"), rules::expand_pair(o.padding, "conv2d"),
-                                                        rules::expand_pair(o.dilation, "conv2d"), o.groups});
+    const Tensor y = call_op1(OpId::conv2d, {xb, w}, conv_attrs(o));
     return add_bias(y, bias, "conv2d");
   });
 }
@@ -296,7 +324,9 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
                "output_padding {} must be smaller than stride {} or dilation {}", shape_str(op), shape_str(s), shape_str(d));
     const Shape size{(xb.size(2) - 1) * s[0] - 2 * p[0] + d[0] * (w.size(2) - 1) + op[0] + 1,
                      (xb.size(3) - 1) * s[1] - 2 * p[1] + d[1] * (w.size(3) - 1) + op[1] + 1};
-    const Tensor y = call_op1(OpId::conv2d_input_grad, {xb, w}, Attrs{s, p, d, o.groups, size});
+    const Tensor y = call_op1(OpId::conv2d_input_grad, {xb, w},
+                              Conv2dInputGradAttrs{.stride = s, .padding = p, .dilation = d, .groups = o.groups,
+                                                   .input_size = size});
     return add_bias(y, bias, "conv_transpose2d");
   });
 }

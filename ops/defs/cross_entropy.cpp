@@ -2,11 +2,10 @@
 // computes the logsumexp and the (label-smoothed) loss, and softmax_cross_entropy_backward writes
 // (softmax - smoothed one-hot) * grad in one pass from the saved logsumexp. Measured on GPT-mini (./ds bench models
 // --profile): the composite's log_softmax, gather, where and their backward made eight passes over the (B*T, vocab)
-// logits. The vjp uses the fused backward for first derivatives and the formula in ds ops when the backward is
-// recorded (create_graph).
+// logits. The vjp calls the fused backward; the vjp_graph, which the engine takes when the backward is recorded
+// (create_graph), is the formula in ds ops.
 //   logits: (N, C) f32/f64   target: (N) int64 in [0, C) or ignore_index -> loss (N) (0 where ignored), lse (N)
-// Attrs: ignore_index, label_smoothing.
-#include <ds/core/grad_mode.h>
+// Attrs: CrossEntropyAttrs (ignore_index, label_smoothing).
 #include <ds/ops/dispatch.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
@@ -16,6 +15,7 @@
 #include <ds/ops/shape_ops.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
@@ -28,7 +28,8 @@ void check_logits_target(const OpCall& c, const Tensor& logits, const Tensor& ta
   DS_CHECK(target.dim() == 1 && target.size(0) == logits.size(0) && target.dtype() == kI64, c.name,
            "expects int64 targets (N) for logits {}, got {} {}", shape_str(logits.sizes()), shape_str(target.sizes()),
            dtype_name(target.dtype()));
-  DS_CHECK(c.attrs.f(1) >= 0 && c.attrs.f(1) <= 1, c.name, "label_smoothing must be in [0, 1], got {}", c.attrs.f(1));
+  const double eps = c.attrs.get<CrossEntropyAttrs>().label_smoothing;
+  DS_CHECK(eps >= 0 && eps <= 1, c.name, "label_smoothing must be in [0, 1], got {}", eps);
 }
 
 void cross_entropy_rule(const OpCall& c, RuleResult& r) {
@@ -48,13 +49,18 @@ void cross_entropy_backward_rule(const OpCall& c, RuleResult& r) {
 }
 
 TensorList cross_entropy_vjp(const VjpCtx& c) {
+  const Tensor dlogits =
+      call_op1(OpId::softmax_cross_entropy_backward, {c.grad[0].contiguous(), c.in[0], c.in[1], c.out[1]}, c.attrs);
+  return {dlogits, Tensor()};
+}
+
+// Recorded backward: (softmax - (1 - eps) one_hot - eps / C) * g, zero on ignored rows, in ds ops.
+TensorList cross_entropy_vjp_graph(const VjpCtx& c) {
   const Tensor &g = c.grad[0], &logits = c.in[0], &target = c.in[1];
-  if (!is_grad_enabled())
-    return {call_op1(OpId::softmax_cross_entropy_backward, {g.contiguous(), logits, target, c.out[1]}, c.attrs), Tensor()};
-  // Recorded backward: (softmax - (1 - eps) one_hot - eps / C) * g, zero on ignored rows, in ds ops.
+  const auto& a = c.attrs.get<CrossEntropyAttrs>();
   const int64_t C = logits.size(1);
-  const double eps = c.attrs.f(1);
-  const Tensor keep = target != c.attrs.i(0);
+  const double eps = a.label_smoothing;
+  const Tensor keep = target != a.ignore_index;
   const Tensor safe = where(keep, target, zeros({}, {.dtype = kI64}));
   const Tensor d = softmax(logits, 1) - one_hot(safe, C).to(logits.dtype()) * (1 - eps) - eps / static_cast<double>(C);
   return {d * (g * keep.to(g.dtype())).unsqueeze(1), Tensor()};
@@ -63,7 +69,8 @@ TensorList cross_entropy_vjp(const VjpCtx& c) {
 using samples::uniform;
 
 Tensor per_row(const TensorList& x, int64_t ignore, double eps) {
-  return call_op(OpId::softmax_cross_entropy, {x[0], x[1]}, Attrs{ignore, eps})[0];
+  return call_op(OpId::softmax_cross_entropy, {x[0], x[1]},
+                 CrossEntropyAttrs{.ignore_index = ignore, .label_smoothing = eps})[0];
 }
 
 std::vector<OpCase> cases(DType dt) {
@@ -86,22 +93,27 @@ std::vector<OpCase> cases(DType dt) {
 
 // clang-format off
 DS_PRIMITIVE_ROW(softmax_cross_entropy) OpDef{.name = "softmax_cross_entropy",
-    .attr_names = {"ignore_index", "label_smoothing"}, .rule = cross_entropy_rule, .cpu = cpu::softmax_cross_entropy,
-    .vjp = cross_entropy_vjp, .save_in = 0b11, .save_out = 0b10, .test = {
+    .attrs = &attrs_schema<CrossEntropyAttrs>, .rule = cross_entropy_rule, .cpu = cpu::softmax_cross_entropy,
+    .cuda = DS_CUDA_KERNEL(softmax_cross_entropy), .cpu_dtypes = {kF32, kF64}, .cuda_dtypes = {kF32, kF64},
+    .autocast = AutocastClass::F32, .vjp = cross_entropy_vjp, .vjp_graph = cross_entropy_vjp_graph, .save_in = 0b11,
+    .save_out = 0b10, .test = {
     .cases = cases,
     .bad = [] { return std::vector<BadCase>{
       samples::bad("target out of range", [] { cross_entropy(ones({2, 3}), tensor({0, 3})); }, "target values must be in [0, 3)"),
       samples::bad("target shape", [] { cross_entropy(ones({2, 3}), tensor({0})); }, "does not match target")}; },
-    .cpu_dtypes = {kF32, kF64}, .gradgrad = true}};
+    .gradgrad = true}};
+// Its kernels run in the logits' dtype (input 1).
 DS_PRIMITIVE_ROW(softmax_cross_entropy_backward) OpDef{.name = "softmax_cross_entropy_backward",
-    .attr_names = {"ignore_index", "label_smoothing"}, .rule = cross_entropy_backward_rule,
-    .cpu = cpu::softmax_cross_entropy_backward, .test = {.cpu_dtypes = {kF32, kF64}}};
+    .attrs = &attrs_schema<CrossEntropyAttrs>, .rule = cross_entropy_backward_rule,
+    .cpu = cpu::softmax_cross_entropy_backward, .cuda = DS_CUDA_KERNEL(softmax_cross_entropy_backward),
+    .cpu_dtypes = {kF32, kF64}, .cuda_dtypes = {kF32, kF64}, .dtype_input = 1};
 // clang-format on
 
 namespace detail {
 std::vector<Tensor> softmax_cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
                                           double label_smoothing) {
-  const TensorList r = call_op(OpId::softmax_cross_entropy, {logits, target.to(kI64)}, Attrs{ignore_index, label_smoothing});
+  const TensorList r = call_op(OpId::softmax_cross_entropy, {logits, target.to(kI64)},
+                               CrossEntropyAttrs{.ignore_index = ignore_index, .label_smoothing = label_smoothing});
   return {r[0], r[1]};
 }
 }  // namespace detail

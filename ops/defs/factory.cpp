@@ -7,91 +7,102 @@
 #include <ds/ops/shape_ops.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
+#include <ds/ops/rng_input.h>
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
 namespace ds {
 namespace {
 
-// attrs: shape, value, dtype, device
+// attrs: FullAttrs
 void full_rule(const OpCall& c, RuleResult& r) {
-  const Shape& shape = c.attrs.ints(0);
-  for (int64_t s : shape) DS_CHECK(s >= 0, c.name, "negative dimension in shape {}", shape_str(shape));
-  r.device = c.attrs.device(3);
-  r.outs.push_back({shape, c.attrs.dtype(2)});
+  const auto& a = c.attrs.get<FullAttrs>();
+  for (int64_t s : a.shape) DS_CHECK(s >= 0, c.name, "negative dimension in shape {}", shape_str(a.shape));
+  r.device = a.device;
+  r.outs.push_back({a.shape, a.dtype});
 }
 
-// attrs: start, end, step, dtype, device
+// attrs: ArangeAttrs
 void arange_rule(const OpCall& c, RuleResult& r) {
-  const double start = c.attrs.f(0), end = c.attrs.f(1), step = c.attrs.f(2);
+  const auto& a = c.attrs.get<ArangeAttrs>();
+  const double start = a.start, end = a.end, step = a.step;
   DS_CHECK(step != 0, c.name, "step must be nonzero");
   DS_CHECK(std::isfinite(start) && std::isfinite(end), c.name, "start and end must be finite, got {} and {}", start,
            end);
   DS_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), c.name,
            "upper bound and step sign are inconsistent: start {}, end {}, step {}", start, end, step);
   const auto n = static_cast<int64_t>(std::ceil((end - start) / step));
-  r.device = c.attrs.device(4);
-  r.outs.push_back({Shape{n}, c.attrs.dtype(3)});
+  r.device = a.device;
+  r.outs.push_back({Shape{n}, a.dtype});
 }
 
-// attrs: start, end, steps, dtype, device
+// attrs: LinspaceAttrs
 void linspace_rule(const OpCall& c, RuleResult& r) {
-  DS_CHECK(c.attrs.i(2) >= 0, c.name, "number of steps must be non-negative, got {}", c.attrs.i(2));
-  r.device = c.attrs.device(4);
-  r.outs.push_back({Shape{c.attrs.i(2)}, c.attrs.dtype(3)});
+  const auto& a = c.attrs.get<LinspaceAttrs>();
+  DS_CHECK(a.steps >= 0, c.name, "number of steps must be non-negative, got {}", a.steps);
+  r.device = a.device;
+  r.outs.push_back({Shape{a.steps}, a.dtype});
 }
 
-// attrs: n, m, dtype, device
+// attrs: EyeAttrs
 void eye_rule(const OpCall& c, RuleResult& r) {
-  DS_CHECK(c.attrs.i(0) >= 0 && c.attrs.i(1) >= 0, c.name, "n and m must be non-negative, got {} and {}",
-           c.attrs.i(0), c.attrs.i(1));
-  r.device = c.attrs.device(3);
-  r.outs.push_back({Shape{c.attrs.i(0), c.attrs.i(1)}, c.attrs.dtype(2)});
+  const auto& a = c.attrs.get<EyeAttrs>();
+  DS_CHECK(a.n >= 0 && a.m >= 0, c.name, "n and m must be non-negative, got {} and {}", a.n, a.m);
+  r.device = a.device;
+  r.outs.push_back({Shape{a.n, a.m}, a.dtype});
 }
 
-// rand, randn attrs: shape, seed, offset, dtype, device; randint: shape, seed, offset, dtype, device, low, high
+// rand, randn attrs: RandAttrs; randint: RandintAttrs. Input 0: the Philox state (ops/rng_input.h), always on the
+// CPU: the device is the attributes'.
 void random_rule(const OpCall& c, RuleResult& r) {
-  const Shape& shape = c.attrs.ints(0);
+  rules::expect_inputs(c, 1);
+  rng_input::check(c.in[0], c.name);
+  const auto* ri = c.op == OpId::randint ? &c.attrs.get<RandintAttrs>() : nullptr;
+  const auto* ra = ri ? nullptr : &c.attrs.get<RandAttrs>();
+  const Shape& shape = ri ? ri->shape : ra->shape;
+  const DType dt = ri ? ri->dtype : ra->dtype;
   for (int64_t s : shape) DS_CHECK(s >= 0, c.name, "negative dimension in shape {}", shape_str(shape));
-  const DType dt = c.attrs.dtype(3);
-  if (c.op == OpId::randint) {
-    DS_CHECK(c.attrs.i(5) < c.attrs.i(6), c.name, "low ({}) must be less than high ({})", c.attrs.i(5), c.attrs.i(6));
+  if (ri) {
+    DS_CHECK(ri->low < ri->high, c.name, "low ({}) must be less than high ({})", ri->low, ri->high);
     DS_CHECK(dt != kBool, c.name, "cannot draw integers into a bool tensor");
   } else {
     DS_CHECK(is_floating(dt), c.name, "draws floating values; dtype {} is not floating", dtype_name(dt));
   }
-  r.device = c.attrs.device(4);
+  r.device = ri ? ri->device : ra->device;
   r.outs.push_back({shape, dt});
 }
 
-// attrs: dtype
+// attrs: CopyAttrs
 void copy_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 1);
-  rules::unary(c, r, c.attrs.dtype(0));
+  rules::unary(c, r, c.attrs.get<CopyAttrs>().dtype);
 }
 
 TensorList copy_vjp(const VjpCtx& c) { return {c.grad[0]}; }
 
-// to_device attrs: device (the output's), from (the input's, for the vjp). The input is contiguous (the front
-// function makes it so); the kernel of the destination's device copies the bytes.
+// to_device attrs: ToDeviceAttrs: device (the output's), from (the input's, for the vjp). The input is contiguous
+// (the front function makes it so); the kernel of the destination's device copies the bytes.
 void to_device_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 1);
+  const auto& a = c.attrs.get<ToDeviceAttrs>();
   DS_CHECK(c.in[0].is_contiguous(), c.name, "expects a contiguous input, got shape {} with strides {}",
            shape_str(c.in[0].sizes()), shape_str(c.in[0].strides()));
-  DS_CHECK(c.in[0].device() == c.attrs.device(1), c.name, "attribute `from` is {} but the input is on {}",
-           c.attrs.device(1).str(), c.in[0].device().str());
-  r.device = c.attrs.device(0);
+  DS_CHECK(c.in[0].device() == a.from, c.name, "attribute `from` is {} but the input is on {}", a.from.str(),
+           c.in[0].device().str());
+  r.device = a.device;
   r.outs.push_back({c.in[0].sizes(), c.in[0].dtype()});
 }
 // The gradient goes back to the input's device.
 TensorList to_device_vjp(const VjpCtx& c) {
-  return {call_op1(OpId::to_device, {c.grad[0].contiguous()}, Attrs{c.attrs.device(1), c.attrs.device(0)})};
+  const auto& a = c.attrs.get<ToDeviceAttrs>();
+  return {call_op1(OpId::to_device, {c.grad[0].contiguous()}, ToDeviceAttrs{.device = a.from, .from = a.device})};
 }
 // A copy within the input's device, through the op (the op table runs where there is no GPU); tests/cuda moves
 // between devices.
 std::vector<OpCase> to_device_cases(DType dt) {
   return {samples::make1("within one device", {samples::uniform({3, 2}, dt, -2, 2, 1)}, [](const TensorList& x) {
-    return call_op1(OpId::to_device, {x[0]}, Attrs{x[0].device(), x[0].device()});
+    return call_op1(OpId::to_device, {x[0]}, ToDeviceAttrs{.device = x[0].device(), .from = x[0].device()});
   })};
 }
 
@@ -117,13 +128,12 @@ std::vector<BadCase> factory_bad() {
 }
 
 
-Tensor random(OpId op, IntArrayRef shape, TensorOptions opts, Generator* gen, uint64_t per_counter, Attrs extra) {
+// Reserves the Philox counters the op draws (per_counter values each) and passes their state as input 0.
+Tensor random(OpId op, IntArrayRef shape, TensorOptions opts, Generator* gen, uint64_t per_counter,
+              const Attrs& attrs) {
   Generator& g = gen ? *gen : default_generator();
   const uint64_t n = static_cast<uint64_t>(numel_of(shape));
-  const PhiloxState s = g.reserve((n + per_counter - 1) / per_counter);
-  Attrs a{shape.vec(), static_cast<int64_t>(s.seed), static_cast<int64_t>(s.offset), opts.dtype, opts.device};
-  for (size_t i = 0; i < extra.size(); ++i) a.push(extra[i]);
-  Tensor t = call_op1(op, {}, a);
+  Tensor t = call_op1(op, {rng_input::draw(g, (n + per_counter - 1) / per_counter)}, attrs);
   if (opts.requires_grad) t.requires_grad_(true);
   return t;
 }
@@ -135,34 +145,39 @@ Tensor finish(Tensor t, const TensorOptions& o) {
 
 }  // namespace
 
-DS_PRIMITIVE_ROW(full){.name = "full", .attr_names = {"shape", "value", "dtype", "device"}, .rule = full_rule,
-                       .cpu = cpu::full, .strided_out = true,
-                       .test = {.cases = no_cases, .bad = factory_bad, .cpu_dtypes = kAllTypes}};
-DS_PRIMITIVE_ROW(arange){.name = "arange", .attr_names = {"start", "end", "step", "dtype", "device"},
-                         .rule = arange_rule, .cpu = cpu::arange, .test = {.cpu_dtypes = kAllTypes}};
-DS_PRIMITIVE_ROW(linspace){.name = "linspace", .attr_names = {"start", "end", "steps", "dtype", "device"},
-                           .rule = linspace_rule, .cpu = cpu::linspace, .test = {.cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_PRIMITIVE_ROW(eye){.name = "eye", .attr_names = {"n", "m", "dtype", "device"}, .rule = eye_rule,
-                      .cpu = cpu::eye, .test = {.cpu_dtypes = kAllTypes}};
-DS_PRIMITIVE_ROW(rand){.name = "rand", .attr_names = {"shape", "seed", "offset", "dtype", "device"},
-                       .rule = random_rule, .cpu = cpu::rand, .test = {.cpu_dtypes = kFloatTypes}};
-DS_PRIMITIVE_ROW(randn){.name = "randn", .attr_names = {"shape", "seed", "offset", "dtype", "device"},
-                        .rule = random_rule, .cpu = cpu::randn, .test = {.cpu_dtypes = kFloatTypes}};
-DS_PRIMITIVE_ROW(randint){.name = "randint",
-                          .attr_names = {"shape", "seed", "offset", "dtype", "device", "low", "high"},
-                          .rule = random_rule, .cpu = cpu::randint,
-                          .test = {.cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_PRIMITIVE_ROW(copy){.name = "copy", .attr_names = {"dtype"}, .rule = copy_rule, .cpu = cpu::copy,
-                       .vjp = copy_vjp, .strided_out = true,
-                       .test = {.cases = copy_cases, .cpu_dtypes = kAllTypes, .gradgrad = true}};
+DS_PRIMITIVE_ROW(full){.name = "full", .attrs = &attrs_schema<FullAttrs>, .rule = full_rule, .cpu = cpu::full,
+                       .cuda = DS_CUDA_KERNEL(full), .cpu_dtypes = kAllTypes, .cuda_dtypes = kAllTypes,
+                       .strided_out = true, .test = {.cases = no_cases, .bad = factory_bad}};
+DS_PRIMITIVE_ROW(arange){.name = "arange", .attrs = &attrs_schema<ArangeAttrs>, .rule = arange_rule,
+                         .cpu = cpu::arange, .cuda = DS_CUDA_KERNEL(arange), .cpu_dtypes = kAllTypes,
+                         .cuda_dtypes = kAllTypes};
+DS_PRIMITIVE_ROW(linspace){.name = "linspace", .attrs = &attrs_schema<LinspaceAttrs>, .rule = linspace_rule,
+                           .cpu = cpu::linspace, .cuda = DS_CUDA_KERNEL(linspace),
+                           .cpu_dtypes = kFloatTypes | kIntTypes, .cuda_dtypes = kFloatTypes | kIntTypes};
+DS_PRIMITIVE_ROW(eye){.name = "eye", .attrs = &attrs_schema<EyeAttrs>, .rule = eye_rule, .cpu = cpu::eye,
+                      .cuda = DS_CUDA_KERNEL(eye), .cpu_dtypes = kAllTypes, .cuda_dtypes = kAllTypes};
+// Input 0 is the Philox state (int64): the kernel's type is output 0's.
+DS_PRIMITIVE_ROW(rand){.name = "rand", .attrs = &attrs_schema<RandAttrs>, .rule = random_rule, .cpu = cpu::rand,
+                       .cuda = DS_CUDA_KERNEL(rand), .cpu_dtypes = kFloatTypes, .cuda_dtypes = kFloatTypes,
+                       .dtype_input = -1};
+DS_PRIMITIVE_ROW(randn){.name = "randn", .attrs = &attrs_schema<RandAttrs>, .rule = random_rule, .cpu = cpu::randn,
+                        .cuda = DS_CUDA_KERNEL(randn), .cpu_dtypes = kFloatTypes, .cuda_dtypes = kFloatTypes,
+                        .dtype_input = -1};
+DS_PRIMITIVE_ROW(randint){.name = "randint", .attrs = &attrs_schema<RandintAttrs>, .rule = random_rule,
+                          .cpu = cpu::randint, .cuda = DS_CUDA_KERNEL(randint), .cpu_dtypes = kFloatTypes | kIntTypes,
+                          .cuda_dtypes = kFloatTypes | kIntTypes, .dtype_input = -1};
+DS_PRIMITIVE_ROW(copy){.name = "copy", .attrs = &attrs_schema<CopyAttrs>, .rule = copy_rule, .cpu = cpu::copy,
+                       .cuda = DS_CUDA_KERNEL(copy), .cpu_dtypes = kAllTypes, .cuda_dtypes = kAllTypes,
+                       .vjp = copy_vjp, .strided_out = true, .test = {.cases = copy_cases, .gradgrad = true}};
 
-DS_PRIMITIVE_ROW(to_device){.name = "to_device", .attr_names = {"device", "from"}, .rule = to_device_rule,
-                            .cpu = cpu::to_device, .vjp = to_device_vjp,
-                            .test = {.cases = to_device_cases, .cpu_dtypes = kAllTypes, .gradgrad = true}};
+DS_PRIMITIVE_ROW(to_device){.name = "to_device", .attrs = &attrs_schema<ToDeviceAttrs>, .rule = to_device_rule,
+                            .cpu = cpu::to_device, .cuda = DS_CUDA_KERNEL(to_device), .cpu_dtypes = kAllTypes,
+                            .cuda_dtypes = kAllTypes, .vjp = to_device_vjp,
+                            .test = {.cases = to_device_cases, .gradgrad = true}};
 
 Tensor to_device(const Tensor& x, Device device) {
   if (x.device() == device) return x;
-  return call_op1(OpId::to_device, {x.contiguous()}, Attrs{device, x.device()});
+  return call_op1(OpId::to_device, {x.contiguous()}, ToDeviceAttrs{.device = device, .from = x.device()});
 }
 
 Tensor empty(IntArrayRef shape, TensorOptions opts) {
@@ -171,8 +186,9 @@ Tensor empty(IntArrayRef shape, TensorOptions opts) {
 }
 
 Tensor full(IntArrayRef shape, Scalar value, TensorOptions opts) {
-  Attr v = value.is_floating() ? Attr(value.to_double()) : Attr(value.to_int());
-  return finish(call_op1(OpId::full, {}, Attrs{shape.vec(), v, opts.dtype, opts.device}), opts);
+  return finish(call_op1(OpId::full, {},
+                         FullAttrs{.shape = shape.vec(), .value = value, .dtype = opts.dtype, .device = opts.device}),
+                opts);
 }
 Tensor zeros(IntArrayRef shape, TensorOptions opts) { return full(shape, 0, opts); }
 Tensor ones(IntArrayRef shape, TensorOptions opts) { return full(shape, 1, opts); }
@@ -186,26 +202,35 @@ Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<TensorOptions
   const bool ints = !start.is_floating() && !end.is_floating() && !step.is_floating();
   TensorOptions o = opts.value_or(TensorOptions{.dtype = ints ? kI64 : kF32});
   return finish(call_op1(OpId::arange, {},
-                         Attrs{start.to_double(), end.to_double(), step.to_double(), o.dtype, o.device}),
+                         ArangeAttrs{.start = start.to_double(), .end = end.to_double(), .step = step.to_double(),
+                                     .dtype = o.dtype, .device = o.device}),
                 o);
 }
 
 Tensor linspace(double start, double end, int64_t steps, TensorOptions opts) {
-  return finish(call_op1(OpId::linspace, {}, Attrs{start, end, steps, opts.dtype, opts.device}), opts);
+  return finish(call_op1(OpId::linspace, {},
+                         LinspaceAttrs{.start = start, .end = end, .steps = steps, .dtype = opts.dtype,
+                                       .device = opts.device}),
+                opts);
 }
 
 Tensor eye(int64_t n, std::optional<int64_t> m, TensorOptions opts) {
-  return finish(call_op1(OpId::eye, {}, Attrs{n, m.value_or(n), opts.dtype, opts.device}), opts);
+  return finish(
+      call_op1(OpId::eye, {}, EyeAttrs{.n = n, .m = m.value_or(n), .dtype = opts.dtype, .device = opts.device}), opts);
 }
 
 Tensor rand(IntArrayRef shape, TensorOptions opts, Generator* gen) {
-  return random(OpId::rand, shape, opts, gen, opts.dtype == kF64 ? 2 : 4, {});
+  return random(OpId::rand, shape, opts, gen, opts.dtype == kF64 ? 2 : 4,
+                RandAttrs{.shape = shape.vec(), .dtype = opts.dtype, .device = opts.device});
 }
 Tensor randn(IntArrayRef shape, TensorOptions opts, Generator* gen) {
-  return random(OpId::randn, shape, opts, gen, 4, {});
+  return random(OpId::randn, shape, opts, gen, 4,
+                RandAttrs{.shape = shape.vec(), .dtype = opts.dtype, .device = opts.device});
 }
 Tensor randint(int64_t low, int64_t high, IntArrayRef shape, TensorOptions opts, Generator* gen) {
-  return random(OpId::randint, shape, opts, gen, 2, Attrs{low, high});
+  return random(OpId::randint, shape, opts, gen, 2,
+                RandintAttrs{.shape = shape.vec(), .dtype = opts.dtype, .device = opts.device, .low = low,
+                             .high = high});
 }
 Tensor rand_like(const Tensor& t, Generator* gen) {
   return rand(t.sizes(), {.dtype = t.dtype(), .device = t.device()}, gen);

@@ -1,11 +1,11 @@
 // Rows and front function of layer_norm, fused: one pass computes y and the rows' mean and 1/std, and
 // layer_norm_backward computes dx, dweight and dbias in one pass over the saved statistics (ops/cpu/layer_norm.cpp).
 // Measured on GPT-mini (./ds bench models --profile): the composite's 20 elementwise and reduction passes per layer
-// norm were a tenth of the step. The vjp uses the fused backward for first derivatives and the formula in ds ops
-// when the backward itself is being recorded (create_graph), so layer_norm still differentiates twice.
+// norm were a tenth of the step. The vjp calls the fused backward; the vjp_graph, which the engine takes when the
+// backward itself is being recorded (create_graph), is the formula in ds ops, so layer_norm still differentiates
+// twice.
 // detail::layer_norm_math (ops/composite/norm.cpp) is the reference the kernels are tested against.
 //   x: (..., *normalized_shape) viewed as (M, N)   weight, bias: normalized_shape   mean, rstd: (...)
-#include <ds/core/grad_mode.h>
 #include <ds/ops/dispatch.h>
 #include <ds/ops/elementwise.h>
 #include <ds/ops/factory.h>
@@ -13,17 +13,18 @@
 #include <ds/ops/reduce.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
 namespace ds {
 namespace {
 
-// attrs: eps, k (the number of normalized trailing dims). in: x, weight, bias.
+// LayerNormAttrs (eps, normalized_dims: the number k of normalized trailing dims). in: x, weight, bias.
 void layer_norm_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 3);
   const Tensor &x = c.in[0], &w = c.in[1], &b = c.in[2];
-  const int64_t k = c.attrs.i(1);
+  const int64_t k = c.attrs.get<LayerNormAttrs>().normalized_dims;
   DS_CHECK(k >= 1 && k <= x.dim(), c.name, "normalizes {} trailing dims of a {}-d input", k, x.dim());
   const Shape norm(x.sizes().end() - k, x.sizes().end());
   DS_CHECK(w.sizes() == norm && b.sizes() == norm, c.name, "weight {} and bias {} must have normalized_shape {}",
@@ -51,15 +52,18 @@ void layer_norm_backward_rule(const OpCall& c, RuleResult& r) {
 }
 
 TensorList layer_norm_vjp(const VjpCtx& c) {
+  return call_op(OpId::layer_norm_backward, {c.grad[0].contiguous(), c.in[0], c.in[1], c.out[1], c.out[2]}, c.attrs);
+}
+
+// Recorded backward (create_graph): the same formula in ds ops, differentiable in g, x and w.
+TensorList layer_norm_vjp_graph(const VjpCtx& c) {
   const Tensor &g = c.grad[0], &x = c.in[0], &w = c.in[1];
-  if (!is_grad_enabled())
-    return call_op(OpId::layer_norm_backward, {g.contiguous(), x, w, c.out[1], c.out[2]}, c.attrs);
-  // Recorded backward (create_graph): the same formula in ds ops, differentiable in g, x and w.
-  const int64_t k = c.attrs.i(1);
+  const auto& a = c.attrs.get<LayerNormAttrs>();
+  const int64_t k = a.normalized_dims;
   Shape dims;
   for (int64_t i = x.dim() - k; i < x.dim(); ++i) dims.push_back(i);
   const Tensor xc = x - mean(x, dims, true);
-  const Tensor rstd = rsqrt(mean(square(xc), dims, true) + c.attrs.f(0));
+  const Tensor rstd = rsqrt(mean(square(xc), dims, true) + a.eps);
   const Tensor xhat = xc * rstd;
   const Tensor gw = g * w;
   const Tensor dx = rstd * (gw - mean(gw, dims, true) - xhat * mean(gw * xhat, dims, true));
@@ -74,9 +78,10 @@ Tensor hand_input() { return tensor({{1.0, 3.0}, {5.0, 7.0}}); }
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(layer_norm) OpDef{.name = "layer_norm", .attr_names = {"eps", "normalized_dims"},
-    .rule = layer_norm_rule, .cpu = cpu::layer_norm, .vjp = layer_norm_vjp, .save_in = 0b011, .save_out = 0b110,
-    .test = {
+DS_PRIMITIVE_ROW(layer_norm) OpDef{.name = "layer_norm", .attrs = &attrs_schema<LayerNormAttrs>,
+    .rule = layer_norm_rule, .cpu = cpu::layer_norm, .cuda = DS_CUDA_KERNEL(layer_norm), .cpu_dtypes = {kF32, kF64},
+    .cuda_dtypes = {kF32, kF64}, .autocast = AutocastClass::F32, .vjp = layer_norm_vjp,
+    .vjp_graph = layer_norm_vjp_graph, .save_in = 0b011, .save_out = 0b110, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
         make1("last dim with affine", {uniform({2, 3, 4}, dt, -2, 2, 1), uniform({4}, dt, 0.5, 1.5, 2), uniform({4}, dt, -1, 1, 3)},
@@ -92,9 +97,11 @@ DS_PRIMITIVE_ROW(layer_norm) OpDef{.name = "layer_norm", .attr_names = {"eps", "
       samples::bad("shape", [] { layer_norm(ones({2, 3}), {4}); }, "does not end in normalized_shape"),
       samples::bad("weight shape", [] { layer_norm(ones({2, 3}), {3}, ones({2})); }, "must have normalized_shape"),
       samples::bad("integer input", [] { layer_norm(ones({2, 3}, {.dtype = kI64}), {3}); }, "f32 or f64")}; },
-    .cpu_dtypes = {kF32, kF64}, .gradgrad = true}};
-DS_PRIMITIVE_ROW(layer_norm_backward) OpDef{.name = "layer_norm_backward", .attr_names = {"eps", "normalized_dims"},
-    .rule = layer_norm_backward_rule, .cpu = cpu::layer_norm_backward, .test = {.cpu_dtypes = {kF32, kF64}}};
+    .gradgrad = true}};
+// Its kernels run in x's dtype (input 1).
+DS_PRIMITIVE_ROW(layer_norm_backward) OpDef{.name = "layer_norm_backward", .attrs = &attrs_schema<LayerNormAttrs>,
+    .rule = layer_norm_backward_rule, .cpu = cpu::layer_norm_backward, .cuda = DS_CUDA_KERNEL(layer_norm_backward),
+    .cpu_dtypes = {kF32, kF64}, .cuda_dtypes = {kF32, kF64}, .dtype_input = 1};
 // clang-format on
 
 Tensor layer_norm(const Tensor& x, IntArrayRef normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
@@ -113,7 +120,7 @@ Tensor layer_norm(const Tensor& x, IntArrayRef normalized_shape, const Tensor& w
   // A missing affine part is the identity one (no gradient asked of it).
   const TensorOptions o{.dtype = x.dtype(), .device = x.device()};
   const Tensor w = weight.defined() ? weight : ones(norm, o), b = bias.defined() ? bias : zeros(norm, o);
-  return call_op(OpId::layer_norm, {x, w, b}, Attrs{eps, k})[0];
+  return call_op(OpId::layer_norm, {x, w, b}, LayerNormAttrs{.eps = eps, .normalized_dims = k})[0];
 }
 
 }  // namespace ds

@@ -6,6 +6,7 @@
 #include <ds/ops/shape_ops.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
@@ -80,8 +81,9 @@ std::vector<BadCase> matmul_bad() {
 
 }  // namespace
 
-DS_PRIMITIVE_ROW(matmul) OpDef{.name = "matmul", .rule = matmul_rule, .cpu = cpu::matmul, .vjp = matmul_vjp,
-                               .save_in = 3,
+DS_PRIMITIVE_ROW(matmul) OpDef{.name = "matmul", .rule = matmul_rule, .cpu = cpu::matmul,
+                               .cuda = DS_CUDA_KERNEL(matmul), .cuda_dtypes = kFloatTypes,
+                               .autocast = AutocastClass::LowPrecision, .vjp = matmul_vjp, .save_in = 3,
                                .test = {.cases = matmul_cases, .bad = matmul_bad, .gradgrad = true}};
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

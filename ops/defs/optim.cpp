@@ -6,15 +6,23 @@
 #include <ds/ops/optimizer_ops.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
 namespace ds {
 namespace {
 
-// attrs: lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize. in: p, g, m, v -> out: p (in place).
+// A 0-d CPU tensor of dtype dt, as lr and step travel (inputs, so a traced step replays with new values).
+bool host_scalar(const Tensor& t, DType dt) { return t.defined() && t.dim() == 0 && t.dtype() == dt && t.is_cpu(); }
+std::string describe(const Tensor& t) {
+  return t.defined() ? std::string(dtype_name(t.dtype())) + " " + shape_str(t.sizes()) + " on " + t.device().str()
+                     : std::string("none");
+}
+
+// attrs: AdamAttrs. in: p, g, m, v, lr (0-d float64 CPU), step (0-d int64 CPU) -> out: p (in place).
 void adam_step_rule(const OpCall& c, RuleResult& r) {
-  rules::expect_inputs(c, 4);
+  rules::expect_inputs(c, 6);
   const Tensor& p = c.in[0];
   DS_CHECK(is_floating(p.dtype()), c.name, "expects floating tensors, got {}", dtype_name(p.dtype()));
   for (size_t i = 1; i < 4; ++i) {
@@ -26,7 +34,12 @@ void adam_step_rule(const OpCall& c, RuleResult& r) {
   for (size_t i = 0; i < 4; ++i)
     DS_CHECK(c.in[i].is_contiguous(), c.name, "expects contiguous tensors; input {} {} is strided", i,
              shape_str(c.in[i].sizes()));
-  DS_CHECK(c.attrs.i(5) >= 1, c.name, "step must be at least 1, got {}", c.attrs.i(5));
+  DS_CHECK(host_scalar(c.in[4], kF64), c.name, "expects lr (input 4) as a 0-d float64 CPU tensor, got {}",
+           describe(c.in[4]));
+  DS_CHECK(host_scalar(c.in[5], kI64), c.name, "expects step (input 5) as a 0-d int64 CPU tensor, got {}",
+           describe(c.in[5]));
+  const int64_t step = *c.in[5].data_ptr<int64_t>();
+  DS_CHECK(step >= 1, c.name, "step must be at least 1, got {}", step);
   r.device = p.device();
   r.outs.push_back({p.sizes(), p.dtype()});
 }
@@ -78,16 +91,24 @@ std::vector<BadCase> adam_bad() {
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(adam_step) OpDef{.name = "adam_step",
-    .attr_names = {"lr", "beta1", "beta2", "eps", "weight_decay", "step", "decoupled", "maximize"},
-    .rule = adam_step_rule, .cpu = cpu::adam_step, .strided_out = true,
-    .test = {.cases = adam_cases, .bad = adam_bad, .cpu_dtypes = {kF32, kF64}}};
+DS_PRIMITIVE_ROW(adam_step) OpDef{.name = "adam_step", .attrs = &attrs_schema<AdamAttrs>, .rule = adam_step_rule,
+    .cpu = cpu::adam_step, .cuda = DS_CUDA_KERNEL(adam_step), .cpu_dtypes = {kF32, kF64}, .cuda_dtypes = {kF32, kF64},
+    .mutates = 0b1100, .strided_out = true, .test = {.cases = adam_cases, .bad = adam_bad}};
 // clang-format on
 
 void adam_step_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStepOptions& o) {
-  const Tensor ins[] = {param, grad, exp_avg, exp_avg_sq};
-  call_op_inplace(OpId::adam_step, param, ins,
-                  Attrs{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.step, o.decoupled, o.maximize}, "adam_step");
+  Tensor lr(empty_base({}, kF64, kCPU)), step(empty_base({}, kI64, kCPU));
+  *lr.data_ptr<double>() = o.lr;
+  *step.data_ptr<int64_t>() = o.step;
+  adam_step_(param, grad, exp_avg, exp_avg_sq, lr, step, o);
+}
+
+void adam_step_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const Tensor& lr,
+                const Tensor& step, const AdamStepOptions& o) {
+  const Tensor ins[] = {param, grad, exp_avg, exp_avg_sq, lr, step};
+  const AdamAttrs attrs{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
+                        .decoupled = o.decoupled, .maximize = o.maximize};
+  call_op_inplace(OpId::adam_step, param, ins, attrs, "adam_step");
   exp_avg.impl()->storage()->bump_version();
   exp_avg_sq.impl()->storage()->bump_version();
 }

@@ -13,6 +13,7 @@
 #include <ds/ops/shape_ops.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
@@ -51,12 +52,12 @@ PoolGeometry pool_geometry(const Tensor& x, IntArrayRef kernel, IntArrayRef stri
   return g;
 }
 
-// max_pool2d attrs: kernel_size, stride, padding, dilation (each (h, w)), ceil_mode -> values, indices
+// max_pool2d: MaxPool2dAttrs (kernel_size, stride, padding, dilation (each (h, w)), ceil_mode) -> values, indices
 void max_pool2d_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 1);
   const Tensor& x = c.in[0];
-  const PoolGeometry g = pool_geometry(x, c.attrs.ints(0), c.attrs.ints(1), c.attrs.ints(2), c.attrs.ints(3),
-                                       c.attrs.b(4), c.name);
+  const auto& a = c.attrs.get<MaxPool2dAttrs>();
+  const PoolGeometry g = pool_geometry(x, a.kernel_size, a.stride, a.padding, a.dilation, a.ceil_mode, c.name);
   DS_CHECK(is_floating(x.dtype()), c.name, "expects a floating input, got {}", dtype_name(x.dtype()));
   const Shape out{x.size(0), x.size(1), g.ho, g.wo};
   r.device = x.device();
@@ -106,10 +107,10 @@ std::vector<BadCase> pool_bad() {
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(max_pool2d) OpDef{.name = "max_pool2d",
-    .attr_names = {"kernel_size", "stride", "padding", "dilation", "ceil_mode"}, .rule = max_pool2d_rule,
-    .cpu = cpu::max_pool2d, .vjp = max_pool2d_vjp, .save_out = 2,
-    .test = {.cases = max_pool_cases, .bad = pool_bad, .cpu_dtypes = {kF32, kF64}}};
+DS_PRIMITIVE_ROW(max_pool2d) OpDef{.name = "max_pool2d", .attrs = &attrs_schema<MaxPool2dAttrs>,
+    .rule = max_pool2d_rule, .cpu = cpu::max_pool2d, .cuda = DS_CUDA_KERNEL(max_pool2d), .cpu_dtypes = {kF32, kF64},
+    .cuda_dtypes = kFloatTypes, .vjp = max_pool2d_vjp, .save_out = 2,
+    .test = {.cases = max_pool_cases, .bad = pool_bad}};
 DS_COMPOSITE_ROW(avg_pool2d) OpDef{.name = "avg_pool2d", .kind = OpKind::Composite, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
@@ -147,8 +148,12 @@ MaxPoolResult max_pool2d_with_indices(const Tensor& x, IntArrayRef kernel_size, 
   }
   const std::string_view op = "max_pool2d";
   const Shape k = rules::expand_pair(kernel_size, op);
-  const TensorList r = call_op(OpId::max_pool2d, {x}, Attrs{k, rules::expand_pair(o.stride.empty() ? IntArrayRef(k) : IntArrayRef(o.stride), op),
-                                                          rules::expand_pair(o.padding, op), rules::expand_pair(o.dilation, op), o.ceil_mode});
+  const MaxPool2dAttrs attrs{.kernel_size = k,
+                             .stride = rules::expand_pair(o.stride.empty() ? IntArrayRef(k) : o.stride, op),
+                             .padding = rules::expand_pair(o.padding, op),
+                             .dilation = rules::expand_pair(o.dilation, op),
+                             .ceil_mode = o.ceil_mode};
+  const TensorList r = call_op(OpId::max_pool2d, {x}, attrs);
   return {r[0], r[1]};
 }
 

@@ -8,17 +8,19 @@
 #include <ds/ops/shape_ops.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
 namespace ds {
 namespace {
 
-// sum, prod, amax, amin attrs: dims (normalised, sorted; empty = all), keepdim
+// sum, prod, amax, amin attrs: ReduceAttrs (dims normalised, sorted; empty = all)
 void reduce_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 1);
   const Tensor& x = c.in[0];
-  const Shape dims = rules::normalize_dims(c.attrs.ints(0), x.dim(), c.name);
+  const auto& a = c.attrs.get<ReduceAttrs>();
+  const Shape dims = rules::normalize_dims(a.dims, x.dim(), c.name);
   DType out = x.dtype();
   if ((c.op == OpId::sum || c.op == OpId::prod) && is_integral(out, true)) out = kI64;
   if (c.op == OpId::amax || c.op == OpId::amin) {
@@ -28,52 +30,52 @@ void reduce_rule(const OpCall& c, RuleResult& r) {
     DS_CHECK(x.dim() > 0 || x.numel() == 1, c.name, "empty input");
   }
   r.device = x.device();
-  r.outs.push_back({rules::reduced_shape(x.sizes(), dims, c.attrs.b(1)), out});
+  r.outs.push_back({rules::reduced_shape(x.sizes(), dims, a.keepdim), out});
 }
 
-// max_dim, min_dim attrs: dim, keepdim -> values, indices (int64)
+// max_dim, min_dim attrs: DimReduceAttrs -> values, indices (int64)
 void arg_reduce_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 1);
   const Tensor& x = c.in[0];
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  const auto& a = c.attrs.get<DimReduceAttrs>();
+  const int64_t d = wrap_dim(a.dim, x.dim(), c.name);
   DS_CHECK(x.dim() == 0 || x.sizes()[d] > 0, c.name, "cannot reduce over dimension {} of size 0 (shape {})", d,
            shape_str(x.sizes()));
   DS_CHECK(x.dtype() != kBool, c.name, "is not defined for bool tensors");
   const Shape dims = x.dim() ? Shape{d} : Shape{};
-  Shape out = rules::reduced_shape(x.sizes(), dims, c.attrs.b(1));
+  Shape out = rules::reduced_shape(x.sizes(), dims, a.keepdim);
   r.device = x.device();
   r.outs.push_back({out, x.dtype()});
   r.outs.push_back({out, kI64});
 }
 
-// cumsum attrs: dim
+// cumsum attrs: DimAttrs
 void cumsum_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 1);
   const Tensor& x = c.in[0];
-  wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim(), c.name);
   rules::unary(c, r, is_integral(x.dtype(), true) ? kI64 : x.dtype());
 }
 
 // The gradient of a reduced tensor, put back into the input's shape: reduced dims restored as size 1, then expanded.
-Tensor unreduce(const Tensor& g, const Shape& in_sizes, const Attrs& a, bool keepdim) {
-  const Shape dims = rules::normalize_dims(a.ints(0), static_cast<int64_t>(in_sizes.size()), "unreduce");
+Tensor unreduce(const Tensor& g, const Shape& in_sizes, const ReduceAttrs& a) {
+  const Shape dims = rules::normalize_dims(a.dims, static_cast<int64_t>(in_sizes.size()), "unreduce");
   Tensor k = g;
-  if (!keepdim) k = g.reshape(rules::reduced_shape(in_sizes, dims, true));
+  if (!a.keepdim) k = g.reshape(rules::reduced_shape(in_sizes, dims, true));
   return k.expand(in_sizes);
 }
 
-TensorList sum_vjp(const VjpCtx& c) { return {unreduce(c.grad[0], c.in_sizes[0], c.attrs, c.attrs.b(1))}; }
+TensorList sum_vjp(const VjpCtx& c) { return {unreduce(c.grad[0], c.in_sizes[0], c.attrs.get<ReduceAttrs>())}; }
 
 // prod: d/dx_i = prod_{j != i} x_j. Written without dividing by a zero: with z zeros in the slice, the gradient is
 // out / x where z == 0, the product of the others at the zero where z == 1, and 0 everywhere when z >= 2.
 TensorList prod_vjp(const VjpCtx& c) {
   const Tensor& x = c.in[0];
-  const bool keep = c.attrs.b(1);
-  const Tensor g = unreduce(c.grad[0], c.in_sizes[0], c.attrs, keep);
+  const auto& a = c.attrs.get<ReduceAttrs>();
+  const Tensor g = unreduce(c.grad[0], c.in_sizes[0], a);
   const Tensor is_zero = x == 0;
-  const Tensor zeros_n = unreduce(sum(is_zero, c.attrs.ints(0), keep), c.in_sizes[0], c.attrs, keep);
-  const Tensor nonzero_prod =
-      unreduce(prod(where(is_zero, ones_like(x), x), c.attrs.ints(0), keep), c.in_sizes[0], c.attrs, keep);
+  const Tensor zeros_n = unreduce(sum(is_zero, a.dims, a.keepdim), c.in_sizes[0], a);
+  const Tensor nonzero_prod = unreduce(prod(where(is_zero, ones_like(x), x), a.dims, a.keepdim), c.in_sizes[0], a);
   const Tensor safe_x = where(is_zero, ones_like(x), x);
   const Tensor grad_no_zero = nonzero_prod / safe_x;
   const Tensor grad_one_zero = where(is_zero, nonzero_prod, zeros_like(x));
@@ -83,19 +85,20 @@ TensorList prod_vjp(const VjpCtx& c) {
 // amax / amin: the gradient is split evenly among the elements equal to the extreme value.
 TensorList extreme_vjp(const VjpCtx& c) {
   const Tensor& x = c.in[0];
-  const bool keep = c.attrs.b(1);
-  const Tensor hit = (x == unreduce(c.out[0], c.in_sizes[0], c.attrs, keep)).to(x.dtype());
-  const Tensor count = unreduce(sum(hit, c.attrs.ints(0), keep), c.in_sizes[0], c.attrs, keep);
-  return {unreduce(c.grad[0], c.in_sizes[0], c.attrs, keep) * hit / count};
+  const auto& a = c.attrs.get<ReduceAttrs>();
+  const Tensor hit = (x == unreduce(c.out[0], c.in_sizes[0], a)).to(x.dtype());
+  const Tensor count = unreduce(sum(hit, a.dims, a.keepdim), c.in_sizes[0], a);
+  return {unreduce(c.grad[0], c.in_sizes[0], a) * hit / count};
 }
 
 // max_dim / min_dim: the gradient goes to the index that was chosen.
 TensorList arg_extreme_vjp(const VjpCtx& c) {
   const Shape& in = c.in_sizes[0];
   if (in.empty()) return {c.grad[0]};
-  const int64_t d = wrap_dim(c.attrs.i(0), static_cast<int64_t>(in.size()), "max");
+  const auto& a = c.attrs.get<DimReduceAttrs>();
+  const int64_t d = wrap_dim(a.dim, static_cast<int64_t>(in.size()), "max");
   Tensor g = c.grad[0], idx = c.out[1];
-  if (!c.attrs.b(1)) {
+  if (!a.keepdim) {
     g = g.unsqueeze(d);
     idx = idx.unsqueeze(d);
   }
@@ -103,7 +106,8 @@ TensorList arg_extreme_vjp(const VjpCtx& c) {
 }
 
 TensorList cumsum_vjp(const VjpCtx& c) {
-  const int64_t d = c.in_sizes[0].empty() ? 0 : wrap_dim(c.attrs.i(0), static_cast<int64_t>(c.in_sizes[0].size()), "cumsum");
+  const int64_t d = c.in_sizes[0].empty() ? 0
+                    : wrap_dim(c.attrs.get<DimAttrs>().dim, static_cast<int64_t>(c.in_sizes[0].size()), "cumsum");
   if (c.in_sizes[0].empty()) return {c.grad[0]};
   return {flip(cumsum(flip(c.grad[0], {d}), d), {d})};
 }
@@ -135,7 +139,8 @@ std::vector<BadCase> reduce_bad() {
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(sum) OpDef{.name = "sum", .attr_names = {"dims", "keepdim"}, .rule = reduce_rule, .cpu = cpu::sum,
+DS_PRIMITIVE_ROW(sum) OpDef{.name = "sum", .attrs = &attrs_schema<ReduceAttrs>, .rule = reduce_rule, .cpu = cpu::sum,
+    .cuda = DS_CUDA_KERNEL(sum), .cpu_dtypes = kAllTypes, .cuda_dtypes = kAllTypes, .autocast = AutocastClass::F32,
     .vjp = sum_vjp, .test = {
     .cases = [](DType dt) {
       auto v = reduce_cases(dt, [](const Tensor& x, IntArrayRef d, bool k) { return sum(x, d, k); }, -2, 2);
@@ -146,19 +151,20 @@ DS_PRIMITIVE_ROW(sum) OpDef{.name = "sum", .attr_names = {"dims", "keepdim"}, .r
                         [](const TensorList& x) { return sum(x[0]); }, 0));
       return v;
     },
-    .bad = reduce_bad, .cpu_dtypes = kAllTypes, .gradgrad = true}};
-DS_PRIMITIVE_ROW(prod) OpDef{.name = "prod", .attr_names = {"dims", "keepdim"}, .rule = reduce_rule, .cpu = cpu::prod,
-    .vjp = prod_vjp, .save_in = 1, .test = {
+    .bad = reduce_bad, .gradgrad = true}};
+DS_PRIMITIVE_ROW(prod) OpDef{.name = "prod", .attrs = &attrs_schema<ReduceAttrs>, .rule = reduce_rule,
+    .cpu = cpu::prod, .cuda = DS_CUDA_KERNEL(prod), .cpu_dtypes = kFloatTypes | kIntTypes,
+    .cuda_dtypes = kFloatTypes | kIntTypes, .autocast = AutocastClass::F32, .vjp = prod_vjp, .save_in = 1, .test = {
     .cases = [](DType dt) {
       auto v = reduce_cases(dt, [](const Tensor& x, IntArrayRef d, bool k) { return prod(x, d, k); }, 0.5, 1.5);
       v.push_back(make1("one zero in a row", {tensor({{2.0, 0.0, 3.0}, {1.5, 2.0, 0.5}}).to(dt)},
                         [](const TensorList& x) { return prod(x[0], {1}); }));
       v.back().expected = {{0, 1.5}};
       return v;
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_PRIMITIVE_ROW(amax) OpDef{.name = "amax", .attr_names = {"dims", "keepdim"}, .rule = reduce_rule, .cpu = cpu::amax,
-    .vjp = extreme_vjp, .save_in = 1, .save_out = 1, .test = {
+    }}};
+DS_PRIMITIVE_ROW(amax) OpDef{.name = "amax", .attrs = &attrs_schema<ReduceAttrs>, .rule = reduce_rule,
+    .cpu = cpu::amax, .cuda = DS_CUDA_KERNEL(amax), .cpu_dtypes = kFloatTypes | kIntTypes,
+    .cuda_dtypes = kFloatTypes | kIntTypes, .vjp = extreme_vjp, .save_in = 1, .save_out = 1, .test = {
     .cases = [](DType dt) {
       auto v = reduce_cases(dt, [](const Tensor& x, IntArrayRef d, bool k) { return amax(x, d, k); }, -2, 2);
       v.push_back(make1("ties share the gradient", {tensor({{1.0, 3.0, 3.0}, {2.0, 0.0, -1.0}}).to(dt)},
@@ -166,15 +172,16 @@ DS_PRIMITIVE_ROW(amax) OpDef{.name = "amax", .attr_names = {"dims", "keepdim"}, 
       v.back().expected = {{3, 2}};
       return v;
     },
-    .bad = reduce_bad, .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_PRIMITIVE_ROW(amin) OpDef{.name = "amin", .attr_names = {"dims", "keepdim"}, .rule = reduce_rule, .cpu = cpu::amin,
-    .vjp = extreme_vjp, .save_in = 1, .save_out = 1, .test = {
+    .bad = reduce_bad}};
+DS_PRIMITIVE_ROW(amin) OpDef{.name = "amin", .attrs = &attrs_schema<ReduceAttrs>, .rule = reduce_rule,
+    .cpu = cpu::amin, .cuda = DS_CUDA_KERNEL(amin), .cpu_dtypes = kFloatTypes | kIntTypes,
+    .cuda_dtypes = kFloatTypes | kIntTypes, .vjp = extreme_vjp, .save_in = 1, .save_out = 1, .test = {
     .cases = [](DType dt) {
       return reduce_cases(dt, [](const Tensor& x, IntArrayRef d, bool k) { return amin(x, d, k); }, -2, 2);
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_PRIMITIVE_ROW(max_dim) OpDef{.name = "max_dim", .attr_names = {"dim", "keepdim"}, .rule = arg_reduce_rule,
-    .cpu = cpu::max_dim, .vjp = arg_extreme_vjp, .save_out = 2, .test = {
+    }}};
+DS_PRIMITIVE_ROW(max_dim) OpDef{.name = "max_dim", .attrs = &attrs_schema<DimReduceAttrs>, .rule = arg_reduce_rule,
+    .cpu = cpu::max_dim, .cuda = DS_CUDA_KERNEL(max_dim), .cpu_dtypes = kFloatTypes | kIntTypes,
+    .cuda_dtypes = kFloatTypes | kIntTypes, .vjp = arg_extreme_vjp, .save_out = 2, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
           samples::make("dim 1", {uniform({3, 4}, dt, -2, 2, 1)}, [](const TensorList& x) {
@@ -186,9 +193,10 @@ DS_PRIMITIVE_ROW(max_dim) OpDef{.name = "max_dim", .attr_names = {"dim", "keepdi
       v.back().expected = {{5, 7}, {1, 0}};
       return v;
     },
-    .bad = reduce_bad, .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_PRIMITIVE_ROW(min_dim) OpDef{.name = "min_dim", .attr_names = {"dim", "keepdim"}, .rule = arg_reduce_rule,
-    .cpu = cpu::min_dim, .vjp = arg_extreme_vjp, .save_out = 2, .test = {
+    .bad = reduce_bad}};
+DS_PRIMITIVE_ROW(min_dim) OpDef{.name = "min_dim", .attrs = &attrs_schema<DimReduceAttrs>, .rule = arg_reduce_rule,
+    .cpu = cpu::min_dim, .cuda = DS_CUDA_KERNEL(min_dim), .cpu_dtypes = kFloatTypes | kIntTypes,
+    .cuda_dtypes = kFloatTypes | kIntTypes, .vjp = arg_extreme_vjp, .save_out = 2, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
           samples::make("dim -1", {uniform({3, 4}, dt, -2, 2, 1)}, [](const TensorList& x) {
@@ -197,10 +205,10 @@ DS_PRIMITIVE_ROW(min_dim) OpDef{.name = "min_dim", .attr_names = {"dim", "keepdi
                         [](const TensorList& x) { auto r = min(x[0], 1); return TensorList{r.values, r.indices}; }, 0)};
       v.back().expected = {{-5, 0}, {1, 1}};
       return v;
-    },
-    .cpu_dtypes = kFloatTypes | kIntTypes}};
-DS_PRIMITIVE_ROW(cumsum) OpDef{.name = "cumsum", .attr_names = {"dim"}, .rule = cumsum_rule, .cpu = cpu::cumsum,
-    .vjp = cumsum_vjp, .test = {
+    }}};
+DS_PRIMITIVE_ROW(cumsum) OpDef{.name = "cumsum", .attrs = &attrs_schema<DimAttrs>, .rule = cumsum_rule,
+    .cpu = cpu::cumsum, .cuda = DS_CUDA_KERNEL(cumsum), .cpu_dtypes = kFloatTypes | kIntTypes,
+    .cuda_dtypes = kFloatTypes | kIntTypes, .autocast = AutocastClass::F32, .vjp = cumsum_vjp, .test = {
     .cases = [](DType dt) {
       auto v = std::vector<OpCase>{
           make1("dim 1", {uniform({3, 4}, dt, -2, 2, 1)}, [](const TensorList& x) { return cumsum(x[0], 1); }),
@@ -210,12 +218,12 @@ DS_PRIMITIVE_ROW(cumsum) OpDef{.name = "cumsum", .attr_names = {"dim"}, .rule = 
       v.back().expected = {{1, 3, 6, 10}};
       return v;
     },
-    .cpu_dtypes = kFloatTypes | kIntTypes, .gradgrad = true}};
+    .gradgrad = true}};
 // clang-format on
 
 namespace {
 Tensor reduce(OpId op, const Tensor& x, IntArrayRef dims, bool keepdim) {
-  return call_op1(op, {x}, Attrs{rules::normalize_dims(dims, x.dim(), op_name(op)), keepdim});
+  return call_op1(op, {x}, ReduceAttrs{.dims = rules::normalize_dims(dims, x.dim(), op_name(op)), .keepdim = keepdim});
 }
 }  // namespace
 
@@ -224,13 +232,13 @@ Tensor prod(const Tensor& x, IntArrayRef dims, bool keepdim) { return reduce(OpI
 Tensor amax(const Tensor& x, IntArrayRef dims, bool keepdim) { return reduce(OpId::amax, x, dims, keepdim); }
 Tensor amin(const Tensor& x, IntArrayRef dims, bool keepdim) { return reduce(OpId::amin, x, dims, keepdim); }
 ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim) {
-  TensorList r = call_op(OpId::max_dim, {x}, Attrs{dim, keepdim});
+  TensorList r = call_op(OpId::max_dim, {x}, DimReduceAttrs{.dim = dim, .keepdim = keepdim});
   return {r[0], r[1]};
 }
 ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim) {
-  TensorList r = call_op(OpId::min_dim, {x}, Attrs{dim, keepdim});
+  TensorList r = call_op(OpId::min_dim, {x}, DimReduceAttrs{.dim = dim, .keepdim = keepdim});
   return {r[0], r[1]};
 }
-Tensor cumsum(const Tensor& x, int64_t dim) { return call_op1(OpId::cumsum, {x}, Attrs{dim}); }
+Tensor cumsum(const Tensor& x, int64_t dim) { return call_op1(OpId::cumsum, {x}, DimAttrs{.dim = dim}); }
 
 }  // namespace ds

@@ -7,6 +7,7 @@
 #include <ds/ops/factory.h>
 
 #include "../cpu/kernels.h"
+#include "../detail/cuda_kernel.h"
 #include "../detail/rules.h"
 #include "../detail/samples.h"
 
@@ -15,25 +16,27 @@ namespace {
 
 using samples::unary;
 
-// pow_scalar attrs: exponent (double or int). Integer tensors with an integer exponent stay integers.
+// pow_scalar: PowScalarAttrs. Integer tensors with an integer exponent stay integers.
 void pow_scalar_rule(const OpCall& c, RuleResult& r) {
   rules::expect_inputs(c, 1);
   const DType x = c.in[0].dtype();
   DS_CHECK(x != kBool, c.name, "is not defined for bool tensors");
-  const DType t = std::holds_alternative<double>(c.attrs[0]) ? rules::to_floating(x) : x;
-  if (is_integral(t)) DS_CHECK(c.attrs.i(0) >= 0, c.name, "integers cannot be raised to a negative power ({})",
-                               c.attrs.i(0));
+  const Scalar e = c.attrs.get<PowScalarAttrs>().exponent;
+  const DType t = e.is_floating() ? rules::to_floating(x) : x;
+  if (is_integral(t)) DS_CHECK(e.to_int() >= 0, c.name, "integers cannot be raised to a negative power ({})",
+                               e.to_int());
   rules::unary(c, r, t);
   r.casts.assign(1, t);
 }
 
-// clamp attrs: min, max (each double or None)
+// clamp: ClampAttrs (min, max, each optional)
 void clamp_rule(const OpCall& c, RuleResult& r) {
-  DS_CHECK(!c.attrs.is_none(0) || !c.attrs.is_none(1), c.name, "at least one of min and max must be given");
+  const auto& a = c.attrs.get<ClampAttrs>();
+  DS_CHECK(a.min || a.max, c.name, "at least one of min and max must be given");
   rules::unary_same_rule(c, r);
   // An integer tensor clamped to a fractional bound computes in float, as PyTorch's type promotion does.
   bool fractional = false;
-  for (size_t k = 0; k < 2; ++k) fractional |= !c.attrs.is_none(k) && std::floor(c.attrs.f(k)) != c.attrs.f(k);
+  for (const std::optional<double>& b : {a.min, a.max}) fractional |= b && std::floor(*b) != *b;
   if (is_integral(c.in[0].dtype()) && fractional) {
     r.outs[0].dtype = kF32;
     r.casts.assign(1, kF32);
@@ -45,8 +48,6 @@ void logical_not_rule(const OpCall& c, RuleResult& r) {
   rules::unary(c, r, kBool);
   r.casts.assign(1, kBool);
 }
-
-double pow_exponent(const Attrs& a) { return std::holds_alternative<double>(a[0]) ? a.f(0) : static_cast<double>(a.i(0)); }
 
 TensorList neg_vjp(const VjpCtx& c) { return {neg(c.grad[0])}; }
 TensorList abs_vjp(const VjpCtx& c) { return {c.grad[0] * sign(c.in[0])}; }
@@ -68,95 +69,120 @@ TensorList erf_vjp(const VjpCtx& c) {
 TensorList zero_vjp(const VjpCtx& c) { return {zeros_like(c.grad[0])}; }
 TensorList reciprocal_vjp(const VjpCtx& c) { return {-(c.grad[0] * square(c.out[0]))}; }
 TensorList pow_scalar_vjp(const VjpCtx& c) {
-  const double e = pow_exponent(c.attrs);
+  const double e = c.attrs.get<PowScalarAttrs>().exponent.to_double();
   if (e == 0) return {zeros_like(c.grad[0])};
   return {c.grad[0] * pow(c.in[0], e - 1) * e};
 }
 TensorList clamp_vjp(const VjpCtx& c) {
   Tensor keep;
   const Tensor& x = c.in[0];
-  if (!c.attrs.is_none(0)) keep = x >= c.attrs.f(0);
-  if (!c.attrs.is_none(1)) keep = keep.defined() ? (keep & (x <= c.attrs.f(1))) : (x <= c.attrs.f(1));
+  const auto& a = c.attrs.get<ClampAttrs>();
+  if (a.min) keep = x >= *a.min;
+  if (a.max) keep = keep.defined() ? (keep & (x <= *a.max)) : (x <= *a.max);
   return {where(keep, c.grad[0], 0)};
 }
 
 constexpr DTypeSet kNumbers = kFloatTypes | kIntTypes;
 
-OpDef unary_row(std::string_view name, RuleFn rule, KernelFn cpu, VjpFn vjp, uint32_t save_in, uint32_t save_out,
-                TestFacts test) {
-  return OpDef{.name = name, .rule = rule, .cpu = cpu, .vjp = vjp, .save_in = save_in, .save_out = save_out,
-               .strided_out = true, .test = std::move(test)};
+// The row of a unary elementwise primitive without attributes; its CUDA kernel runs the dtypes the CPU one does.
+OpDef unary_row(std::string_view name, RuleFn rule, KernelFn cpu, KernelFn cuda, DTypeSet dtypes,
+                AutocastClass autocast, VjpFn vjp, uint32_t save_in, uint32_t save_out, TestFacts test) {
+  return OpDef{.name = name, .rule = rule, .cpu = cpu, .cuda = cuda, .cpu_dtypes = dtypes, .cuda_dtypes = dtypes,
+               .autocast = autocast, .vjp = vjp, .save_in = save_in, .save_out = save_out, .strided_out = true,
+               .test = std::move(test)};
 }
+constexpr AutocastClass kAsIs = AutocastClass::Passthrough, kInF32 = AutocastClass::F32;
 
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(neg) unary_row("neg", rules::unary_same_rule, cpu::neg, neg_vjp, 0, 0, {
+DS_PRIMITIVE_ROW(neg) unary_row("neg", rules::unary_same_rule, cpu::neg, DS_CUDA_KERNEL(neg),
+    kNumbers, kAsIs, neg_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return neg(x); }); },
-    .ref1 = [](double x) { return -x; }, .cpu_dtypes = kNumbers, .gradgrad = true});
-DS_PRIMITIVE_ROW(abs) unary_row("abs", rules::unary_same_rule, cpu::abs, abs_vjp, 1, 0, {
+    .ref1 = [](double x) { return -x; }, .gradgrad = true});
+DS_PRIMITIVE_ROW(abs) unary_row("abs", rules::unary_same_rule, cpu::abs, DS_CUDA_KERNEL(abs),
+    kNumbers, kAsIs, abs_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return abs(x); }); },
-    .ref1 = [](double x) { return std::fabs(x); }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(exp) unary_row("exp", rules::unary_float_rule, cpu::exp, exp_vjp, 0, 1, {
+    .ref1 = [](double x) { return std::fabs(x); }});
+DS_PRIMITIVE_ROW(exp) unary_row("exp", rules::unary_float_rule, cpu::exp, DS_CUDA_KERNEL(exp),
+    kFloatTypes, kInF32, exp_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return exp(x); }); },
     .ref1 = [](double x) { return std::exp(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(log) unary_row("log", rules::unary_float_rule, cpu::log, log_vjp, 1, 0, {
+DS_PRIMITIVE_ROW(log) unary_row("log", rules::unary_float_rule, cpu::log, DS_CUDA_KERNEL(log),
+    kFloatTypes, kInF32, log_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, 0.5, 3, [](const Tensor& x) { return log(x); }); },
     .ref1 = [](double x) { return std::log(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(log1p) unary_row("log1p", rules::unary_float_rule, cpu::log1p, log1p_vjp, 1, 0, {
+DS_PRIMITIVE_ROW(log1p) unary_row("log1p", rules::unary_float_rule, cpu::log1p, DS_CUDA_KERNEL(log1p),
+    kFloatTypes, kInF32, log1p_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -0.5, 2, [](const Tensor& x) { return log1p(x); }); },
     .ref1 = [](double x) { return std::log1p(x); }});
-DS_PRIMITIVE_ROW(expm1) unary_row("expm1", rules::unary_float_rule, cpu::expm1, expm1_vjp, 0, 1, {
+DS_PRIMITIVE_ROW(expm1) unary_row("expm1", rules::unary_float_rule, cpu::expm1, DS_CUDA_KERNEL(expm1),
+    kFloatTypes, kInF32, expm1_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return expm1(x); }); },
     .ref1 = [](double x) { return std::expm1(x); }});
-DS_PRIMITIVE_ROW(sqrt) unary_row("sqrt", rules::unary_float_rule, cpu::sqrt, sqrt_vjp, 0, 1, {
+DS_PRIMITIVE_ROW(sqrt) unary_row("sqrt", rules::unary_float_rule, cpu::sqrt, DS_CUDA_KERNEL(sqrt),
+    kFloatTypes, kInF32, sqrt_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, 0.5, 3, [](const Tensor& x) { return sqrt(x); }); },
     .ref1 = [](double x) { return std::sqrt(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(rsqrt) unary_row("rsqrt", rules::unary_float_rule, cpu::rsqrt, rsqrt_vjp, 0, 1, {
+DS_PRIMITIVE_ROW(rsqrt) unary_row("rsqrt", rules::unary_float_rule, cpu::rsqrt, DS_CUDA_KERNEL(rsqrt),
+    kFloatTypes, kInF32, rsqrt_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, 0.5, 3, [](const Tensor& x) { return rsqrt(x); }); },
     .ref1 = [](double x) { return 1 / std::sqrt(x); }});
-DS_PRIMITIVE_ROW(sin) unary_row("sin", rules::unary_float_rule, cpu::sin, sin_vjp, 1, 0, {
+DS_PRIMITIVE_ROW(sin) unary_row("sin", rules::unary_float_rule, cpu::sin, DS_CUDA_KERNEL(sin),
+    kFloatTypes, kAsIs, sin_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return sin(x); }); },
     .ref1 = [](double x) { return std::sin(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(cos) unary_row("cos", rules::unary_float_rule, cpu::cos, cos_vjp, 1, 0, {
+DS_PRIMITIVE_ROW(cos) unary_row("cos", rules::unary_float_rule, cpu::cos, DS_CUDA_KERNEL(cos),
+    kFloatTypes, kAsIs, cos_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return cos(x); }); },
     .ref1 = [](double x) { return std::cos(x); }});
-DS_PRIMITIVE_ROW(tanh) unary_row("tanh", rules::unary_float_rule, cpu::tanh, tanh_vjp, 0, 1, {
+DS_PRIMITIVE_ROW(tanh) unary_row("tanh", rules::unary_float_rule, cpu::tanh, DS_CUDA_KERNEL(tanh),
+    kFloatTypes, kAsIs, tanh_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return tanh(x); }); },
     .ref1 = [](double x) { return std::tanh(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(sigmoid) unary_row("sigmoid", rules::unary_float_rule, cpu::sigmoid, sigmoid_vjp, 0, 1, {
+DS_PRIMITIVE_ROW(sigmoid) unary_row("sigmoid", rules::unary_float_rule, cpu::sigmoid, DS_CUDA_KERNEL(sigmoid),
+    kFloatTypes, kAsIs, sigmoid_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -4, 4, [](const Tensor& x) { return sigmoid(x); }); },
     .ref1 = [](double x) { return 1 / (1 + std::exp(-x)); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(relu) unary_row("relu", rules::unary_same_rule, cpu::relu, relu_vjp, 0, 1, {
+DS_PRIMITIVE_ROW(relu) unary_row("relu", rules::unary_same_rule, cpu::relu, DS_CUDA_KERNEL(relu),
+    kNumbers, kAsIs, relu_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return relu(x); }); },
-    .ref1 = [](double x) { return x > 0 ? x : 0.0; }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(erf) unary_row("erf", rules::unary_float_rule, cpu::erf, erf_vjp, 1, 0, {
+    .ref1 = [](double x) { return x > 0 ? x : 0.0; }});
+DS_PRIMITIVE_ROW(erf) unary_row("erf", rules::unary_float_rule, cpu::erf, DS_CUDA_KERNEL(erf),
+    kFloatTypes, kAsIs, erf_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return erf(x); }); },
     .ref1 = [](double x) { return std::erf(x); }});
-DS_PRIMITIVE_ROW(floor) unary_row("floor", rules::unary_same_rule, cpu::floor, zero_vjp, 0, 0, {
+DS_PRIMITIVE_ROW(floor) unary_row("floor", rules::unary_same_rule, cpu::floor, DS_CUDA_KERNEL(floor),
+    kNumbers, kAsIs, zero_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return floor(x); }); },
-    .ref1 = [](double x) { return std::floor(x); }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(ceil) unary_row("ceil", rules::unary_same_rule, cpu::ceil, zero_vjp, 0, 0, {
+    .ref1 = [](double x) { return std::floor(x); }});
+DS_PRIMITIVE_ROW(ceil) unary_row("ceil", rules::unary_same_rule, cpu::ceil, DS_CUDA_KERNEL(ceil),
+    kNumbers, kAsIs, zero_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return ceil(x); }); },
-    .ref1 = [](double x) { return std::ceil(x); }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(round) unary_row("round", rules::unary_same_rule, cpu::round, zero_vjp, 0, 0, {
+    .ref1 = [](double x) { return std::ceil(x); }});
+DS_PRIMITIVE_ROW(round) unary_row("round", rules::unary_same_rule, cpu::round, DS_CUDA_KERNEL(round),
+    kNumbers, kAsIs, zero_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return round(x); }); },
-    .ref1 = [](double x) { return std::nearbyint(x); }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(sign) unary_row("sign", rules::unary_same_rule, cpu::sign, zero_vjp, 0, 0, {
+    .ref1 = [](double x) { return std::nearbyint(x); }});
+DS_PRIMITIVE_ROW(sign) unary_row("sign", rules::unary_same_rule, cpu::sign, DS_CUDA_KERNEL(sign),
+    kNumbers, kAsIs, zero_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return sign(x); }); },
-    .ref1 = [](double x) { return static_cast<double>((x > 0) - (x < 0)); }, .cpu_dtypes = kNumbers});
-DS_PRIMITIVE_ROW(reciprocal) unary_row("reciprocal", rules::unary_float_rule, cpu::reciprocal, reciprocal_vjp, 0, 1, {
+    .ref1 = [](double x) { return static_cast<double>((x > 0) - (x < 0)); }});
+DS_PRIMITIVE_ROW(reciprocal) unary_row("reciprocal", rules::unary_float_rule,
+    cpu::reciprocal, DS_CUDA_KERNEL(reciprocal), kFloatTypes, kInF32, reciprocal_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, 0.5, 2, [](const Tensor& x) { return reciprocal(x); }); },
     .ref1 = [](double x) { return 1 / x; }, .gradgrad = true});
-DS_PRIMITIVE_ROW(pow_scalar) OpDef{.name = "pow_scalar", .attr_names = {"exponent"}, .rule = pow_scalar_rule,
-    .cpu = cpu::pow_scalar, .vjp = pow_scalar_vjp, .save_in = 1, .strided_out = true, .test = {
+DS_PRIMITIVE_ROW(pow_scalar) OpDef{.name = "pow_scalar", .attrs = &attrs_schema<PowScalarAttrs>,
+    .rule = pow_scalar_rule, .cpu = cpu::pow_scalar, .cuda = DS_CUDA_KERNEL(pow_scalar), .cpu_dtypes = kNumbers,
+    .cuda_dtypes = kNumbers, .autocast = kInF32, .vjp = pow_scalar_vjp, .save_in = 1, .strided_out = true, .test = {
     .cases = [](DType dt) {
       auto v = unary(dt, 0.5, 2, [](const Tensor& x) { return pow(x, 2.5); });
       for (auto& k : unary(dt, -2, 2, [](const Tensor& x) { return pow(x, 3); })) v.push_back(std::move(k));
       return v;
     },
-    .cpu_dtypes = kNumbers, .gradgrad = true}};
-DS_PRIMITIVE_ROW(clamp) OpDef{.name = "clamp", .attr_names = {"min", "max"}, .rule = clamp_rule, .cpu = cpu::clamp,
+    .gradgrad = true}};
+DS_PRIMITIVE_ROW(clamp) OpDef{.name = "clamp", .attrs = &attrs_schema<ClampAttrs>, .rule = clamp_rule,
+    .cpu = cpu::clamp, .cuda = DS_CUDA_KERNEL(clamp), .cpu_dtypes = kNumbers, .cuda_dtypes = kNumbers,
     .vjp = clamp_vjp, .save_in = 1, .strided_out = true, .test = {
     .cases = [](DType dt) {
       auto v = unary(dt, -2, 2, [](const Tensor& x) { return clamp(x, -0.5, 1); });
@@ -168,10 +194,9 @@ DS_PRIMITIVE_ROW(clamp) OpDef{.name = "clamp", .attr_names = {"min", "max"}, .ru
       return v;
     },
     .bad = [] { return std::vector<BadCase>{samples::bad("no bounds", [] { clamp(ones({2}), {}, {}); },
-                                                         "at least one of min and max")}; },
-    .cpu_dtypes = kNumbers}};
+                                                         "at least one of min and max")}; }}};
 DS_PRIMITIVE_ROW(logical_not) OpDef{.name = "logical_not", .rule = logical_not_rule, .cpu = cpu::logical_not,
-    .strided_out = true, .test = {.cpu_dtypes = kAllTypes}};
+    .cuda = DS_CUDA_KERNEL(logical_not), .cpu_dtypes = kAllTypes, .cuda_dtypes = kAllTypes, .strided_out = true};
 // clang-format on
 
 Tensor neg(const Tensor& x) { return call_op1(OpId::neg, {x}); }
@@ -195,15 +220,13 @@ Tensor sign(const Tensor& x) { return call_op1(OpId::sign, {x}); }
 Tensor reciprocal(const Tensor& x) { return call_op1(OpId::reciprocal, {x}); }
 Tensor logical_not(const Tensor& x) { return call_op1(OpId::logical_not, {x}); }
 
-Tensor pow(const Tensor& x, Scalar e) {
-  const Attr a = e.is_floating() ? Attr(e.to_double()) : Attr(e.to_int());
-  return call_op1(OpId::pow_scalar, {x}, Attrs{a});
-}
+Tensor pow(const Tensor& x, Scalar e) { return call_op1(OpId::pow_scalar, {x}, PowScalarAttrs{.exponent = e}); }
 
 Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max) {
-  const Attr lo = min ? Attr(min->to_double()) : Attr(NoneAttr{});
-  const Attr hi = max ? Attr(max->to_double()) : Attr(NoneAttr{});
-  return call_op1(OpId::clamp, {x}, Attrs{lo, hi});
+  ClampAttrs a;
+  if (min) a.min = min->to_double();
+  if (max) a.max = max->to_double();
+  return call_op1(OpId::clamp, {x}, a);
 }
 
 }  // namespace ds

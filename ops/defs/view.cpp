@@ -23,11 +23,11 @@ void finish_view(const OpCall& c, RuleResult& r, Shape sizes, Shape strides, int
   r.view = {std::move(sizes), std::move(strides), offset};
 }
 
-// attrs: shape
+// ShapeAttrs (-1 infers one size)
 void view_rule(const OpCall& c, RuleResult& r) {
   begin_view(c, r);
   const Tensor& x = c.in[0];
-  Shape shape = rules::infer_size(c.attrs.ints(0), x.numel(), c.name);
+  Shape shape = rules::infer_size(c.attrs.get<ShapeAttrs>().shape, x.numel(), c.name);
   auto st = rules::view_strides(x.sizes(), x.strides(), shape);
   DS_CHECK(st.has_value(), c.name,
            "shape {} cannot view a tensor of shape {} and strides {} without a copy; use reshape", shape_str(shape),
@@ -35,11 +35,11 @@ void view_rule(const OpCall& c, RuleResult& r) {
   finish_view(c, r, std::move(shape), std::move(*st), x.storage_offset());
 }
 
-// attrs: dims (a permutation)
+// DimsAttrs: dims (a permutation)
 void permute_rule(const OpCall& c, RuleResult& r) {
   begin_view(c, r);
   const Tensor& x = c.in[0];
-  const Shape& dims = c.attrs.ints(0);
+  const Shape& dims = c.attrs.get<DimsAttrs>().dims;
   DS_CHECK(static_cast<int64_t>(dims.size()) == x.dim(), c.name, "dims {} do not match a tensor of {} dimensions",
            shape_str(dims), x.dim());
   Shape sizes, strides;
@@ -54,13 +54,14 @@ void permute_rule(const OpCall& c, RuleResult& r) {
   finish_view(c, r, std::move(sizes), std::move(strides), x.storage_offset());
 }
 
-// attrs: dim, start, end, step (start and end already clamped by the front function)
+// SliceAttrs (start and end already clamped by the front function)
 void slice_rule(const OpCall& c, RuleResult& r) {
   begin_view(c, r);
   const Tensor& x = c.in[0];
   DS_CHECK(x.dim() > 0, c.name, "cannot slice a 0-d tensor");
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
-  const int64_t start = c.attrs.i(1), end = c.attrs.i(2), step = c.attrs.i(3);
+  const auto& a = c.attrs.get<SliceAttrs>();
+  const int64_t d = wrap_dim(a.dim, x.dim(), c.name);
+  const int64_t start = a.start, end = a.end, step = a.step;
   DS_CHECK(step > 0, c.name, "step must be positive, got {}", step);
   DS_CHECK(0 <= start && start <= end && end <= x.sizes()[d], c.name,
            "range [{}, {}) is outside dimension {} of size {}", start, end, d, x.sizes()[d]);
@@ -70,14 +71,15 @@ void slice_rule(const OpCall& c, RuleResult& r) {
   finish_view(c, r, std::move(sizes), std::move(strides), x.storage_offset() + start * x.strides()[d]);
 }
 
-// attrs: dim, index
+// SelectAttrs
 void select_rule(const OpCall& c, RuleResult& r) {
   begin_view(c, r);
   const Tensor& x = c.in[0];
   DS_CHECK(x.dim() > 0, c.name, "cannot select from a 0-d tensor");
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim(), c.name);
+  const auto& a = c.attrs.get<SelectAttrs>();
+  const int64_t d = wrap_dim(a.dim, x.dim(), c.name);
   const int64_t n = x.sizes()[d];
-  int64_t i = c.attrs.i(1);
+  int64_t i = a.index;
   DS_CHECK(i >= -n && i < n, c.name, "index {} is out of range for dimension {} of size {}", i, d, n);
   if (i < 0) i += n;
   Shape sizes = x.sizes(), strides = x.strides();
@@ -86,11 +88,11 @@ void select_rule(const OpCall& c, RuleResult& r) {
   finish_view(c, r, std::move(sizes), std::move(strides), x.storage_offset() + i * x.strides()[d]);
 }
 
-// attrs: shape (-1 keeps a size)
+// ShapeAttrs (-1 keeps a size)
 void expand_rule(const OpCall& c, RuleResult& r) {
   begin_view(c, r);
   const Tensor& x = c.in[0];
-  const Shape& shape = c.attrs.ints(0);
+  const Shape& shape = c.attrs.get<ShapeAttrs>().shape;
   DS_CHECK(shape.size() >= static_cast<size_t>(x.dim()), c.name,
            "the target shape {} has fewer dimensions than the tensor's {}", shape_str(shape), shape_str(x.sizes()));
   const size_t lead = shape.size() - static_cast<size_t>(x.dim());
@@ -111,11 +113,12 @@ void expand_rule(const OpCall& c, RuleResult& r) {
   finish_view(c, r, std::move(sizes), std::move(strides), x.storage_offset());
 }
 
-// attrs: dims (empty: every size-1 dim)
+// DimsAttrs: dims (empty: every size-1 dim)
 void squeeze_rule(const OpCall& c, RuleResult& r) {
   begin_view(c, r);
   const Tensor& x = c.in[0];
-  const Shape dims = c.attrs.ints(0).empty() ? Shape() : rules::normalize_dims(c.attrs.ints(0), x.dim(), c.name);
+  const Shape& listed_dims = c.attrs.get<DimsAttrs>().dims;
+  const Shape dims = listed_dims.empty() ? Shape() : rules::normalize_dims(listed_dims, x.dim(), c.name);
   Shape sizes, strides;
   for (int64_t d = 0; d < x.dim(); ++d) {
     const bool listed = dims.empty() || std::find(dims.begin(), dims.end(), d) != dims.end();
@@ -126,11 +129,11 @@ void squeeze_rule(const OpCall& c, RuleResult& r) {
   finish_view(c, r, std::move(sizes), std::move(strides), x.storage_offset());
 }
 
-// attrs: dim (in [-(n+1), n])
+// DimAttrs: dim (in [-(n+1), n])
 void unsqueeze_rule(const OpCall& c, RuleResult& r) {
   begin_view(c, r);
   const Tensor& x = c.in[0];
-  const int64_t d = wrap_dim(c.attrs.i(0), x.dim() + 1, c.name);
+  const int64_t d = wrap_dim(c.attrs.get<DimAttrs>().dim, x.dim() + 1, c.name);
   Shape sizes = x.sizes(), strides = x.strides();
   const int64_t st = d < x.dim() ? x.strides()[d] * x.sizes()[d] : 1;
   sizes.insert(sizes.begin() + d, 1);
@@ -138,12 +141,13 @@ void unsqueeze_rule(const OpCall& c, RuleResult& r) {
   finish_view(c, r, std::move(sizes), std::move(strides), x.storage_offset());
 }
 
-// attrs: sizes, strides, offset
+// AsStridedAttrs
 void as_strided_rule(const OpCall& c, RuleResult& r) {
   begin_view(c, r);
   const Tensor& x = c.in[0];
-  const Shape &sizes = c.attrs.ints(0), &strides = c.attrs.ints(1);
-  const int64_t offset = c.attrs.i(2);
+  const auto& a = c.attrs.get<AsStridedAttrs>();
+  const Shape &sizes = a.sizes, &strides = a.strides;
+  const int64_t offset = a.offset;
   DS_CHECK(sizes.size() == strides.size(), c.name, "sizes {} and strides {} differ in length", shape_str(sizes),
            shape_str(strides));
   int64_t last = offset;
@@ -162,7 +166,7 @@ void as_strided_rule(const OpCall& c, RuleResult& r) {
 
 TensorList view_vjp(const VjpCtx& c) { return {c.grad[0].reshape(c.in_sizes[0])}; }
 TensorList permute_vjp(const VjpCtx& c) {
-  const Shape& dims = c.attrs.ints(0);
+  const Shape& dims = c.attrs.get<DimsAttrs>().dims;
   Shape inv(dims.size());
   for (size_t i = 0; i < dims.size(); ++i) inv[wrap_dim(dims[i], static_cast<int64_t>(dims.size()), "permute")] = i;
   return {c.grad[0].permute(inv)};
@@ -180,13 +184,15 @@ Tensor unslice(const Tensor& g, const Shape& in_sizes, int64_t dim, int64_t star
   return index_add(zeros(in_sizes, {.dtype = g.dtype(), .device = g.device()}), dim, index, g);
 }
 TensorList slice_vjp(const VjpCtx& c) {
-  const int64_t d = wrap_dim(c.attrs.i(0), static_cast<int64_t>(c.in_sizes[0].size()), "slice");
-  return {unslice(c.grad[0], c.in_sizes[0], d, c.attrs.i(1), c.attrs.i(2), c.attrs.i(3))};
+  const auto& a = c.attrs.get<SliceAttrs>();
+  const int64_t d = wrap_dim(a.dim, static_cast<int64_t>(c.in_sizes[0].size()), "slice");
+  return {unslice(c.grad[0], c.in_sizes[0], d, a.start, a.end, a.step)};
 }
 TensorList select_vjp(const VjpCtx& c) {
   const auto nd = static_cast<int64_t>(c.in_sizes[0].size());
-  const int64_t d = wrap_dim(c.attrs.i(0), nd, "select");
-  int64_t i = c.attrs.i(1);
+  const auto& a = c.attrs.get<SelectAttrs>();
+  const int64_t d = wrap_dim(a.dim, nd, "select");
+  int64_t i = a.index;
   if (i < 0) i += c.in_sizes[0][d];
   return {unslice(c.grad[0].unsqueeze(d), c.in_sizes[0], d, i, i + 1, 1)};
 }
@@ -197,8 +203,9 @@ TensorList identity_vjp(const VjpCtx& c) { return {c.grad[0]}; }
 TensorList as_strided_vjp(const VjpCtx& c) {
   const Tensor& g = c.grad[0];
   const Tensor& x = c.in[0];
-  const Shape &sizes = c.attrs.ints(0), &strides = c.attrs.ints(1);
-  const int64_t base = std::min(c.attrs.i(2), x.storage_offset());
+  const auto& a = c.attrs.get<AsStridedAttrs>();
+  const Shape &sizes = a.sizes, &strides = a.strides;
+  const int64_t base = std::min(a.offset, x.storage_offset());
   auto positions = [&](IntArrayRef sz, IntArrayRef st, int64_t off) {
     Tensor p = full(sz, off - base, {.dtype = kI64, .device = g.device()});
     for (size_t d = 0; d < sz.size(); ++d) {
@@ -208,7 +215,7 @@ TensorList as_strided_vjp(const VjpCtx& c) {
     }
     return p.reshape({-1});
   };
-  const Tensor out_pos = positions(sizes, strides, c.attrs.i(2));
+  const Tensor out_pos = positions(sizes, strides, a.offset);
   const Tensor in_pos = positions(x.sizes(), x.strides(), x.storage_offset());
   int64_t extent = 1;
   if (out_pos.numel()) extent = std::max(extent, out_pos.max().item<int64_t>() + 1);
@@ -242,17 +249,19 @@ std::vector<BadCase> view_bad() {
   };
 }
 
-OpDef view_row(std::string_view name, std::vector<std::string_view> attrs, RuleFn rule, VjpFn vjp, uint32_t save_in,
+// A view computes strides only, so it runs on every device in every dtype.
+OpDef view_row(std::string_view name, const AttrSchema* attrs, RuleFn rule, VjpFn vjp, uint32_t save_in,
                std::vector<OpCase> (*cases)(DType), std::vector<BadCase> (*bad)() = nullptr) {
-  return OpDef{.name = name, .kind = OpKind::View, .attr_names = std::move(attrs), .rule = rule, .vjp = vjp,
-               .save_in = save_in, .test = {.cases = cases, .bad = bad, .cpu_dtypes = kAllTypes, .gradgrad = true}};
+  return OpDef{.name = name, .kind = OpKind::View, .attrs = attrs, .rule = rule, .cpu_dtypes = kAllTypes,
+               .cuda_dtypes = kAllTypes, .vjp = vjp, .save_in = save_in,
+               .test = {.cases = cases, .bad = bad, .gradgrad = true}};
 }
 
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(view) view_row("view", {"shape"}, view_rule, view_vjp, 0, view_cases, view_bad);
-DS_PRIMITIVE_ROW(permute) view_row("permute", {"dims"}, permute_rule, permute_vjp, 0, [](DType dt) {
+DS_PRIMITIVE_ROW(view) view_row("view", &attrs_schema<ShapeAttrs>, view_rule, view_vjp, 0, view_cases, view_bad);
+DS_PRIMITIVE_ROW(permute) view_row("permute", &attrs_schema<DimsAttrs>, permute_rule, permute_vjp, 0, [](DType dt) {
   return std::vector<OpCase>{
       samples::make1("permute [2, 3, 4] to (2, 0, 1)", {samples::uniform({2, 3, 4}, dt, -1, 1, 1)},
                      [](const TensorList& x) { return x[0].permute({2, 0, 1}); }),
@@ -261,7 +270,7 @@ DS_PRIMITIVE_ROW(permute) view_row("permute", {"dims"}, permute_rule, permute_vj
       samples::make1("hand-computed t()", {tensor({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}}).to(dt)},
                      [](const TensorList& x) { return x[0].t().contiguous(); })};
 });
-DS_PRIMITIVE_ROW(slice) view_row("slice", {"dim", "start", "end", "step"}, slice_rule, slice_vjp, 0, [](DType dt) {
+DS_PRIMITIVE_ROW(slice) view_row("slice", &attrs_schema<SliceAttrs>, slice_rule, slice_vjp, 0, [](DType dt) {
   auto v = std::vector<OpCase>{
       samples::make1("narrow dim 1", {samples::uniform({3, 5}, dt, -1, 1, 1)},
                      [](const TensorList& x) { return x[0].narrow(1, 1, 3); }),
@@ -274,36 +283,36 @@ DS_PRIMITIVE_ROW(slice) view_row("slice", {"dim", "start", "end", "step"}, slice
   v.back().expected = {{1, 3}};
   return v;
 });
-DS_PRIMITIVE_ROW(select) view_row("select", {"dim", "index"}, select_rule, select_vjp, 0, [](DType dt) {
+DS_PRIMITIVE_ROW(select) view_row("select", &attrs_schema<SelectAttrs>, select_rule, select_vjp, 0, [](DType dt) {
   return std::vector<OpCase>{
       samples::make1("select row", {samples::uniform({3, 4}, dt, -1, 1, 1)},
                      [](const TensorList& x) { return x[0].select(0, 1); }),
       samples::make1("select -1 of a transposed tensor", {samples::transposed({3, 4}, dt, -1, 1, 2)},
                      [](const TensorList& x) { return x[0].select(1, -1); })};
 });
-DS_PRIMITIVE_ROW(expand) view_row("expand", {"shape"}, expand_rule, identity_vjp, 0, [](DType dt) {
+DS_PRIMITIVE_ROW(expand) view_row("expand", &attrs_schema<ShapeAttrs>, expand_rule, identity_vjp, 0, [](DType dt) {
   return std::vector<OpCase>{
       samples::make1("expand [3, 1] to [2, 3, 4]", {samples::uniform({3, 1}, dt, -1, 1, 1)},
                      [](const TensorList& x) { return x[0].expand({2, 3, 4}) * 1; }),
       samples::make1("expand with -1", {samples::uniform({1, 4}, dt, -1, 1, 2)},
                      [](const TensorList& x) { return x[0].expand({3, -1}) * 1; })};
 });
-DS_PRIMITIVE_ROW(squeeze) view_row("squeeze", {"dims"}, squeeze_rule, view_vjp, 0, [](DType dt) {
+DS_PRIMITIVE_ROW(squeeze) view_row("squeeze", &attrs_schema<DimsAttrs>, squeeze_rule, view_vjp, 0, [](DType dt) {
   return std::vector<OpCase>{
       samples::make1("squeeze all", {samples::uniform({1, 3, 1, 2}, dt, -1, 1, 1)},
                      [](const TensorList& x) { return x[0].squeeze(); }),
       samples::make1("squeeze one", {samples::uniform({1, 3, 1}, dt, -1, 1, 2)},
                      [](const TensorList& x) { return x[0].squeeze(-1); })};
 });
-DS_PRIMITIVE_ROW(unsqueeze) view_row("unsqueeze", {"dim"}, unsqueeze_rule, view_vjp, 0, [](DType dt) {
+DS_PRIMITIVE_ROW(unsqueeze) view_row("unsqueeze", &attrs_schema<DimAttrs>, unsqueeze_rule, view_vjp, 0, [](DType dt) {
   return std::vector<OpCase>{
       samples::make1("unsqueeze 0", {samples::uniform({3, 2}, dt, -1, 1, 1)},
                      [](const TensorList& x) { return x[0].unsqueeze(0); }),
       samples::make1("unsqueeze -1 of a transposed tensor", {samples::transposed({3, 2}, dt, -1, 1, 2)},
                      [](const TensorList& x) { return x[0].unsqueeze(-1); })};
 });
-DS_PRIMITIVE_ROW(as_strided) view_row("as_strided", {"sizes", "strides", "offset"}, as_strided_rule, as_strided_vjp,
-                                      1, [](DType dt) {
+DS_PRIMITIVE_ROW(as_strided) view_row("as_strided", &attrs_schema<AsStridedAttrs>, as_strided_rule,
+                                      as_strided_vjp, 1, [](DType dt) {
   return std::vector<OpCase>{
       samples::make1("sliding windows", {samples::uniform({6}, dt, -1, 1, 1)},
                      [](const TensorList& x) { return x[0].as_strided({2, 3}, {3, 1}, 0); }),
@@ -312,8 +321,10 @@ DS_PRIMITIVE_ROW(as_strided) view_row("as_strided", {"sizes", "strides", "offset
 });
 // clang-format on
 
-Tensor view(const Tensor& x, IntArrayRef shape) { return call_op1(OpId::view, {x}, Attrs{shape.vec()}); }
-Tensor permute(const Tensor& x, IntArrayRef dims) { return call_op1(OpId::permute, {x}, Attrs{dims.vec()}); }
+Tensor view(const Tensor& x, IntArrayRef shape) { return call_op1(OpId::view, {x}, ShapeAttrs{.shape = shape.vec()}); }
+Tensor permute(const Tensor& x, IntArrayRef dims) {
+  return call_op1(OpId::permute, {x}, DimsAttrs{.dims = dims.vec()});
+}
 
 Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) {
   const int64_t d = wrap_dim(dim, x.dim(), "slice");
@@ -321,16 +332,21 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
   auto clampi = [n](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n); };
   const int64_t s = start ? clampi(*start) : 0;
   const int64_t e = std::max(s, end ? clampi(*end) : n);
-  return call_op1(OpId::slice, {x}, Attrs{d, s, e, step});
+  return call_op1(OpId::slice, {x}, SliceAttrs{.dim = d, .start = s, .end = e, .step = step});
 }
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {
-  return call_op1(OpId::select, {x}, Attrs{dim, index});
+  return call_op1(OpId::select, {x}, SelectAttrs{.dim = dim, .index = index});
 }
-Tensor expand(const Tensor& x, IntArrayRef shape) { return call_op1(OpId::expand, {x}, Attrs{shape.vec()}); }
-Tensor squeeze(const Tensor& x, IntArrayRef dims) { return call_op1(OpId::squeeze, {x}, Attrs{dims.vec()}); }
-Tensor unsqueeze(const Tensor& x, int64_t dim) { return call_op1(OpId::unsqueeze, {x}, Attrs{dim}); }
+Tensor expand(const Tensor& x, IntArrayRef shape) {
+  return call_op1(OpId::expand, {x}, ShapeAttrs{.shape = shape.vec()});
+}
+Tensor squeeze(const Tensor& x, IntArrayRef dims) {
+  return call_op1(OpId::squeeze, {x}, DimsAttrs{.dims = dims.vec()});
+}
+Tensor unsqueeze(const Tensor& x, int64_t dim) { return call_op1(OpId::unsqueeze, {x}, DimAttrs{.dim = dim}); }
 Tensor as_strided(const Tensor& x, IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> storage_offset) {
-  return call_op1(OpId::as_strided, {x}, Attrs{sizes.vec(), strides.vec(), storage_offset.value_or(x.storage_offset())});
+  return call_op1(OpId::as_strided, {x}, AsStridedAttrs{.sizes = sizes.vec(), .strides = strides.vec(),
+                                                       .offset = storage_offset.value_or(x.storage_offset())});
 }
 
 }  // namespace ds

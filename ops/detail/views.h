@@ -35,12 +35,12 @@ inline DimSplit split_at(const Tensor& x, int64_t d) {
 }
 
 // cat as copies into views: copy(t, view of out where t goes) for each input (1-d empty inputs skipped, as
-// torch.cat does). attrs: dim. The CPU and CUDA kernels differ only in their copy.
+// torch.cat does). DimAttrs: dim. The CPU and CUDA kernels differ only in their copy.
 template <typename Copy>
 void cat_by_copies(const KernelCtx& c, Copy&& copy) {
   const Tensor& out = c.out[0];
   if (out.numel() == 0) return;
-  const int64_t d = wrap_dim(c.attrs.i(0), out.dim(), c.name);
+  const int64_t d = wrap_dim(c.attrs.get<DimAttrs>().dim, out.dim(), c.name);
   int64_t off = 0;
   for (const Tensor& t : c.in) {
     if (t.dim() == 1 && t.numel() == 0) continue;
@@ -51,14 +51,14 @@ void cat_by_copies(const KernelCtx& c, Copy&& copy) {
   }
 }
 
-// flip as a copy from a view with negative strides along the flipped dims (attrs: dims); nothing when one of them
+// flip as a copy from a view with negative strides along the flipped dims (DimsAttrs); nothing when one of them
 // is empty.
 template <typename Copy>
 void flip_by_copy(const KernelCtx& c, Copy&& copy) {
   const Tensor& x = c.in[0];
   Shape strides = x.strides();
   int64_t offset = x.storage_offset();
-  for (int64_t d : c.attrs.ints(0)) {
+  for (int64_t d : c.attrs.get<DimsAttrs>().dims) {
     if (x.sizes()[d] == 0) return;
     offset += (x.sizes()[d] - 1) * strides[d];
     strides[d] = -strides[d];

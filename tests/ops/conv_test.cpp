@@ -81,8 +81,10 @@ void check_against_direct_loop(const Geo& g) {
   CHECK(max_abs_diff(conv2d(x.to(kF32), w.to(kF32), {}, g.opts()), want) < 1e-4);
   // Adjoints: <conv(x, w), gy> = <x, input_grad(gy, w)> = <w, weight_grad(x, gy)>.
   const Tensor gy = randn(want.sizes(), {.dtype = kF64});
-  const Attrs a_in{Shape{g.sh, g.sw}, Shape{g.ph, g.pw}, Shape{g.dh, g.dw}, g.g, Shape{g.H, g.W}};
-  const Attrs a_w{Shape{g.sh, g.sw}, Shape{g.ph, g.pw}, Shape{g.dh, g.dw}, g.g, Shape{g.kh, g.kw}};
+  const Conv2dInputGradAttrs a_in{.stride = {g.sh, g.sw}, .padding = {g.ph, g.pw}, .dilation = {g.dh, g.dw},
+                                  .groups = g.g, .input_size = {g.H, g.W}};
+  const Conv2dWeightGradAttrs a_w{.stride = {g.sh, g.sw}, .padding = {g.ph, g.pw}, .dilation = {g.dh, g.dw},
+                                  .groups = g.g, .kernel_size = {g.kh, g.kw}};
   const double lhs = sum(want * gy).item<double>();
   const Tensor dx = call_op1(OpId::conv2d_input_grad, {gy, w}, a_in);
   const Tensor dw = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
@@ -107,7 +109,8 @@ TEST_CASE("depthwise conv2d matches a direct loop on random geometries, f32 and 
 
 TEST_CASE("depthwise conv2d's weight grad does not depend on the thread count", "[ops][conv]") {
   const Tensor x = randn({4, 48, 17, 17}), gy = randn({4, 48, 9, 9});
-  const Attrs a_w{Shape{2, 2}, Shape{1, 1}, Shape{1, 1}, int64_t{48}, Shape{3, 3}};
+  const Conv2dWeightGradAttrs a_w{
+      .stride = {2, 2}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 48, .kernel_size = {3, 3}};
   const int threads = get_num_threads();
   set_num_threads(1);
   const Tensor one = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);

@@ -149,7 +149,7 @@ TEST_CASE("op table: every claimed CPU dtype matches float64", "[ops]") {
     std::string missing;
     for (int t = 0; t < kNumDTypes; ++t) {
       const auto dt = static_cast<DType>(t);
-      if (!d->test.cpu_dtypes.has(dt)) {
+      if (!d->cpu_dtypes.has(dt)) {
         missing += " " + std::string(dtype_name(dt));
         continue;
       }

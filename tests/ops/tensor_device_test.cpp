@@ -21,10 +21,11 @@ TEST_CASE("to(device) is an op with a gradient: the same device returns the tens
   const Tensor w = tensor({1.0, 2.0, 3.0}).requires_grad_(true);
   CHECK(w.to(kCPU).is_same(w));
   // Through the op itself (a CPU to CPU copy): the gradient flows back.
-  const Tensor y = call_op1(OpId::to_device, {w}, Attrs{kCPU, kCPU});
+  const Tensor y = call_op1(OpId::to_device, {w}, ToDeviceAttrs{.device = kCPU, .from = kCPU});
   CHECK(!y.is_same(w));
   (y * y).sum().backward();
   CHECK(w.grad().tolist<float>() == std::vector<float>{2, 4, 6});
-  CHECK_THROWS_WITH(call_op1(OpId::to_device, {w.detach().expand({2, 3})}, Attrs{kCPU, kCPU}),
-                    Catch::Contains("[to_device] expects a contiguous input"));
+  CHECK_THROWS_WITH(
+      call_op1(OpId::to_device, {w.detach().expand({2, 3})}, ToDeviceAttrs{.device = kCPU, .from = kCPU}),
+      Catch::Contains("[to_device] expects a contiguous input"));
 }
