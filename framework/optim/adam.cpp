@@ -71,9 +71,19 @@ void Adam::update(const Options& o, Tensor& p, const Tensor& grad, ParamState& s
   // gradient (a Linear weight's is a transposed product) is copied first, still far fewer passes than unfused.
   if (!amsgrad && p.device().is_cpu() && grad.dtype() == p.dtype() && p.is_contiguous() && m.is_contiguous() &&
       v.is_contiguous()) {
-    adam_step_(p, grad.is_contiguous() ? grad : grad.contiguous(), m, v,
-               {.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay,
-                .step = state.step, .decoupled = decoupled_, .maximize = maximize});
+    const size_t i = state_index(state);
+    auto& [lr_t, step_t] = live_[i];
+    if (!lr_t.defined()) {
+      lr_t = Tensor(empty_base({}, kF64, kCPU));
+      step_t = Tensor(empty_base({}, kI64, kCPU));
+    }
+    run_host_effect([this, i, lr_t = lr_t, step_t = step_t] {
+      *lr_t.data_ptr<double>() = options_of(i).at("lr");
+      *step_t.data_ptr<int64_t>() = this->state(i).step;
+    });
+    adam_step_(p, grad.is_contiguous() ? grad : grad.contiguous(), m, v, lr_t, step_t,
+               {.beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay, .decoupled = decoupled_,
+                .maximize = maximize});
     return;
   }
 

@@ -6,6 +6,8 @@
 //   m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2;  (amsgrad: v_max = max(v_max, v))
 //   p -= lr / (1 - beta1^t) * m / (sqrt(v or v_max) / sqrt(1 - beta2^t) + eps)
 // State per parameter: "exp_avg" (m), "exp_avg_sq" (v), and "max_exp_avg_sq" (v_max) when amsgrad is on.
+#include <map>
+
 #include <ds/optim/optimizer.h>
 
 namespace ds::optim {
@@ -46,6 +48,9 @@ class Adam : public Optimizer {
 
  private:
   bool decoupled_ = false;
+  // Per parameter (by state index): the 0-d learning rate (f64) and step (int64) tensors the fused update reads,
+  // refreshed by a host effect, so a traced step replays with the current values.
+  std::map<size_t, std::pair<Tensor, Tensor>> live_;
 };
 
 class AdamW : public Adam {

@@ -8,6 +8,7 @@
 
 #include <ds/core/detail/check.h>
 #include <ds/core/grad_mode.h>
+#include <ds/ops/dispatch.h>
 #include <ds/ops/factory.h>
 
 namespace ds::optim {
@@ -99,10 +100,19 @@ void Optimizer::step() {
       ParamState& s = state_[index++];
       const Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      ++s.step;
+      // Host state: a traced step (ds::compile) runs this again on every replay, before the update's ops.
+      run_host_effect([this, i = index - 1] { ++state_[i].step; });
       update(g.options, p, grad, s);
     }
   }
+}
+
+const Options& Optimizer::options_of(size_t param_index) const {
+  for (const ParamGroup& g : groups_) {
+    if (param_index < g.params.size()) return g.options;
+    param_index -= g.params.size();
+  }
+  fail(fmt::format("no parameter {} (the optimizer has {})", param_index, state_.size()));
 }
 
 Tensor Optimizer::step(const std::function<Tensor()>& closure) {
@@ -117,20 +127,26 @@ Tensor Optimizer::step(const std::function<Tensor()>& closure) {
 
 void Optimizer::zero_grad(bool set_to_none) {
   NoGradGuard no_grad;
+  if (set_to_none) {
+    // Host state as well: a traced step (ds::compile) drops the gradients again at this point of every replay.
+    std::vector<Tensor> params;
+    for (ParamGroup& g : groups_) params.insert(params.end(), g.params.begin(), g.params.end());
+    run_host_effect([params] {
+      for (Tensor p : params)
+        if (p.grad().defined()) p.set_grad(Tensor());
+    });
+    return;
+  }
   for (ParamGroup& g : groups_) {
     for (Tensor& p : g.params) {
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      if (set_to_none) {
-        p.set_grad(Tensor());
-      } else {
-        // A gradient made with create_graph carries history; zeroing it in place must not touch that graph.
-        if (grad.requires_grad()) {
-          grad = grad.detach();
-          p.set_grad(grad);
-        }
-        grad.zero_();
+      // A gradient made with create_graph carries history; zeroing it in place must not touch that graph.
+      if (grad.requires_grad()) {
+        grad = grad.detach();
+        p.set_grad(grad);
       }
+      grad.zero_();
     }
   }
 }

@@ -98,6 +98,11 @@ class Optimizer {
   // has already been incremented for this update. Buffers are created here on the first update.
   virtual void update(const Options& options, Tensor& param, const Tensor& grad, ParamState& state) = 0;
 
+  // The number of a parameter's state (state(i)), and the options of the group parameter i is in: what a host
+  // effect (run_host_effect) captures instead of references, which adding a group would invalidate.
+  size_t state_index(const ParamState& s) const { return static_cast<size_t>(&s - state_.data()); }
+  const Options& options_of(size_t param_index) const;
+
   // Errors from subclasses: "[<name>] message".
   [[noreturn]] void fail(const std::string& message) const;
   // Checks lo <= options[key] < hi (<= hi when hi_inclusive), with an error naming the option, its value and the

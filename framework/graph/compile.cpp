@@ -1,0 +1,204 @@
+#include "compile.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+
+#include <fmt/format.h>
+
+#include <ds/autograd/autocast.h>
+#include <ds/core/detail/check.h>
+#include <ds/core/grad_mode.h>
+#include <ds/core/logging.h>
+
+#include "executor.h"
+#include "passes/passes.h"
+#include "trace.h"
+
+namespace ds {
+
+namespace {
+
+// What a trace assumed about its call.
+struct Guard {
+  struct Arg {
+    DType dtype;
+    Device device;
+    Shape sizes, strides;
+    bool requires_grad;
+    bool operator==(const Arg&) const = default;
+  };
+  std::vector<Arg> args;
+  bool grad_mode = true, autocast = false;
+  DType low_precision = kBF16;
+  bool operator==(const Guard&) const = default;
+
+  static Guard of(std::span<const Tensor> xs) {
+    Guard g;
+    for (const Tensor& x : xs) {
+      DS_CHECK(x.defined(), "compile", "argument {} is an undefined tensor", g.args.size());
+      g.args.push_back({x.dtype(), x.device(), Shape(x.sizes()), Shape(x.strides()), x.requires_grad()});
+    }
+    g.grad_mode = is_grad_enabled();
+    g.autocast = is_autocast_enabled();
+    g.low_precision = autocast_dtype();
+    return g;
+  }
+};
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+// Element by element within atol + rtol |b| (NaN matches NaN); `why` names the first element that is not.
+bool close(const Tensor& a, const Tensor& b, double rtol, double atol, std::string& why) {
+  if (a.sizes() != b.sizes() || a.dtype() != b.dtype()) {
+    why = fmt::format("{} {} vs {} {}", dtype_name(a.dtype()), shape_str(a.sizes()), dtype_name(b.dtype()),
+                      shape_str(b.sizes()));
+    return false;
+  }
+  const std::vector<double> x = a.to(kCPU).to(kF64).contiguous().tolist<double>();
+  const std::vector<double> y = b.to(kCPU).to(kF64).contiguous().tolist<double>();
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i]) && std::isnan(y[i])) continue;
+    if (!(std::fabs(x[i] - y[i]) <= atol + rtol * std::fabs(y[i]))) {
+      why = fmt::format("element {}: compiled {} vs eager {}", i, x[i], y[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+struct CompiledFunction::Impl {
+  struct Entry {
+    Guard guard;
+    graph::Graph graph;
+  };
+  TensorFunction fn;
+  CompileOptions o;
+  bool enabled = true;
+  int verify_every = 0;
+  int64_t calls = 0;
+  std::deque<Entry> entries;  // (stable addresses: `last` points into it)
+  Stats stats;
+  const graph::Graph* last = nullptr;
+  bool warned_full = false;
+
+  TensorList eager(std::span<const Tensor> args) {
+    ++stats.eager;
+    return fn(args);
+  }
+
+  TensorList trace(std::span<const Tensor> args, Guard guard) {
+    graph::Graph g;
+    TensorList out;
+    {
+      graph::Tracer t(args);
+      out = fn(args);
+      g = t.finish(out);
+    }
+    const size_t traced = g.nodes().size();
+    if (o.optimize) {
+      stats.nodes_removed += graph::eliminate_common_subexpressions(g);
+      stats.nodes_removed += graph::eliminate_dead_code(g);
+      g.verify();
+    }
+    ++stats.traces;
+    log_info(fmt::format("[compile] {}: traced {} nodes, {} after the passes (graph {} of at most {})", o.name,
+                         traced, g.nodes().size(), entries.size() + 1, o.max_graphs));
+    entries.push_back({std::move(guard), std::move(g)});
+    last = &entries.back().graph;
+    return out;
+  }
+
+  // Replays, then restores the captured state, runs the function eagerly and compares outputs and state.
+  TensorList verify(const Entry& e, std::span<const Tensor> args) {
+    const graph::Graph& g = e.graph;
+    NoGradGuard no_grad;
+    std::vector<Tensor> before;
+    std::vector<Tensor> grads_before;
+    for (const Tensor& c : g.captured()) {
+      before.push_back(c.clone());
+      grads_before.push_back(c.grad().defined() ? c.grad().clone() : Tensor());
+    }
+    std::vector<PhiloxState> rng_before;
+    for (const graph::RngDraw& d : g.rng()) rng_before.push_back(d.generator->state());
+
+    TensorList compiled = graph::execute(g, args);
+    for (Tensor& t : compiled) t = t.clone();
+    std::vector<Tensor> after;
+    for (const Tensor& c : g.captured()) after.push_back(c.clone());
+
+    for (size_t i = 0; i < g.captured().size(); ++i) {
+      Tensor c = g.captured()[i];
+      c.copy_(before[i]);
+      c.set_grad(grads_before[i]);
+    }
+    for (size_t i = g.rng().size(); i-- > 0;) g.rng()[i].generator->set_state(rng_before[i]);
+    TensorList eager_out;
+    {
+      GradModeGuard restore(e.guard.grad_mode);
+      eager_out = fn(args);
+    }
+    ++stats.verified;
+    std::string why;
+    DS_CHECK(compiled.size() == eager_out.size(), "compile", "{}: the compiled graph returned {} outputs, eager {}",
+             o.name, compiled.size(), eager_out.size());
+    for (size_t k = 0; k < compiled.size(); ++k)
+      DS_CHECK(close(compiled[k], eager_out[k], o.verify_rtol, o.verify_atol, why), "compile",
+               "{} (DS_COMPILE_VERIFY): output {} differs from the eager run: {}", o.name, k, why);
+    for (size_t i = 0; i < after.size(); ++i)
+      DS_CHECK(close(after[i], g.captured()[i], o.verify_rtol, o.verify_atol, why), "compile",
+               "{} (DS_COMPILE_VERIFY): captured tensor {} {} differs from the eager run after the call: {}", o.name,
+               i, shape_str(after[i].sizes()), why);
+    return eager_out;
+  }
+};
+
+CompiledFunction::CompiledFunction(TensorFunction fn, CompileOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->fn = std::move(fn);
+  impl_->o = std::move(options);
+  impl_->enabled = env_int("DS_COMPILE", 1) != 0;
+  impl_->verify_every = impl_->o.verify_every >= 0 ? impl_->o.verify_every : env_int("DS_COMPILE_VERIFY", 0);
+  DS_CHECK(impl_->o.warmup >= 0 && impl_->o.max_graphs >= 1, "compile", "{}: warmup must be >= 0 and max_graphs "
+           ">= 1, got {} and {}", impl_->o.name, impl_->o.warmup, impl_->o.max_graphs);
+}
+CompiledFunction::~CompiledFunction() = default;
+CompiledFunction::CompiledFunction(CompiledFunction&&) noexcept = default;
+CompiledFunction& CompiledFunction::operator=(CompiledFunction&&) noexcept = default;
+
+TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
+  Impl& s = *impl_;
+  const int64_t call = s.calls++;
+  if (!s.enabled || call < s.o.warmup) return s.eager(args);
+  Guard guard = Guard::of(args);
+  for (const Impl::Entry& e : s.entries) {
+    if (!(e.guard == guard)) continue;
+    s.last = &e.graph;
+    ++s.stats.replays;
+    if (s.verify_every > 0 && s.stats.replays % s.verify_every == 0) return s.verify(e, args);
+    // A graph with its own backward (gradients left in .grad) replays without autograd; a forward-only one records
+    // autograd when the caller's grad mode does, so its outputs can be differentiated eagerly.
+    return graph::execute(e.graph, args, nullptr, guard.grad_mode && e.graph.grads().empty());
+  }
+  if (static_cast<int>(s.entries.size()) >= s.o.max_graphs) {
+    if (!s.warned_full)
+      log_info(fmt::format("[compile] {}: {} graphs traced already; calls with new shapes or modes run eagerly",
+                           s.o.name, s.o.max_graphs));
+    s.warned_full = true;
+    return s.eager(args);
+  }
+  return s.trace(args, std::move(guard));
+}
+
+const CompiledFunction::Stats& CompiledFunction::stats() const { return impl_->stats; }
+const graph::Graph* CompiledFunction::last_graph() const { return impl_->last; }
+
+CompiledFunction compile(TensorFunction fn, CompileOptions options) {
+  return CompiledFunction(std::move(fn), std::move(options));
+}
+
+}  // namespace ds

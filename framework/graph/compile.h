@@ -1,0 +1,64 @@
+#pragma once
+// ds::compile: a function of tensors runs as one recorded graph. C++ has no bytecode to analyse, so compilation is
+// trace-and-replay with guards:
+//   - the first `warmup` calls run eagerly (optimizers set up their state on the first step: another code path);
+//   - the next call runs eagerly while a Tracer records every primitive it runs (forward, the autograd engine's
+//     backward, the optimizer's update, in-place writes, RNG draws, the gradients left in .grad), and the graph is
+//     optimised (dead code, common subexpressions);
+//   - later calls whose guards hold replay the graph without running the function's host code.
+// Guards: each argument's dtype, device, shape, strides and requires_grad; grad mode; autocast on/off and its dtype.
+// A call that fails them traces again (up to `max_graphs` graphs per function, then it runs eagerly, with a log line).
+//
+// What is baked in (document it where you compile): host control flow, host scalars (learning rates, step counts a
+// host loop keeps) and values read with item() are those of the traced call. Tensors the function reads without
+// taking them as arguments (parameters, optimizer state, buffers) are captured by identity and read live, so
+// updating them in place between calls is seen; replacing them with new tensor objects is not.
+// DS_COMPILE=0 in the environment runs every call eagerly; DS_COMPILE_VERIFY=N checks every N-th replay against an
+// eager run of the same call (the captured state restored in between) and throws naming the first output or
+// tensor that differs.
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <ds/graph/ir.h>
+
+namespace ds {
+
+struct CompileOptions {
+  int warmup = 1;          // eager calls before the trace
+  bool optimize = true;    // run the graph passes
+  int max_graphs = 8;      // traces kept per function (one per set of guards)
+  int verify_every = -1;   // replays between eager checks; -1: DS_COMPILE_VERIFY (0: never)
+  double verify_rtol = 1e-5, verify_atol = 1e-6;
+  std::string name = "compiled function";  // in logs and errors
+};
+
+using TensorFunction = std::function<TensorList(std::span<const Tensor>)>;
+
+class CompiledFunction {
+ public:
+  explicit CompiledFunction(TensorFunction fn, CompileOptions options = {});
+  ~CompiledFunction();
+  CompiledFunction(CompiledFunction&&) noexcept;
+  CompiledFunction& operator=(CompiledFunction&&) noexcept;
+
+  TensorList operator()(std::span<const Tensor> args);
+  TensorList operator()(std::initializer_list<Tensor> args) { return (*this)({args.begin(), args.size()}); }
+
+  struct Stats {
+    int64_t eager = 0, traces = 0, replays = 0, verified = 0;
+    int64_t nodes_removed = 0;  // by the passes, over all traces
+  };
+  const Stats& stats() const;
+  // The graph the last call replayed or traced (null before the first trace).
+  const graph::Graph* last_graph() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+CompiledFunction compile(TensorFunction fn, CompileOptions options = {});
+
+}  // namespace ds

@@ -1,0 +1,24 @@
+#pragma once
+// Runs a Graph: binds its arguments, its captured tensors (live, by identity) and fresh RNG draws, then runs every
+// node through the dispatcher in order. A graph that holds its own backward (a traced training step) runs with grad
+// mode off; a forward-only graph may run with it on, so its outputs carry autograd history like eager ones.
+// A node that wrote in place writes into the tensor bound to its target again, so parameters, optimizer state and
+// buffers are updated where the eager program updated them. Each intermediate value is released after its last use.
+#include <span>
+
+#include <ds/graph/ir.h>
+
+namespace ds::graph {
+
+struct ExecStats {
+  int64_t nodes = 0;            // nodes run
+  int64_t peak_live_bytes = 0;  // largest sum of bytes of the non-view values alive at once (intermediates only)
+};
+
+// Runs `g` on `args` (one per graph input, each with the traced dtype, device and shape; a ds::Error names the
+// first that differs). Returns the graph's outputs.
+// `record_autograd`: run with grad mode on (forward-only graphs).
+TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stats = nullptr,
+                   bool record_autograd = false);
+
+}  // namespace ds::graph

@@ -1,0 +1,260 @@
+#include "ir.h"
+
+#include <fmt/format.h>
+
+#include <ds/core/detail/check.h>
+
+namespace ds::graph {
+
+namespace {
+
+std::string_view short_name(DType t) {
+  switch (t) {
+#define DS_DTYPE_SHORT(name, type, size) case DType::name: return #name;
+    DS_DTYPES(DS_DTYPE_SHORT)
+#undef DS_DTYPE_SHORT
+  }
+  return "?";
+}
+
+std::string dims_str(const Shape& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out;
+}
+
+std::string ref(ValueId v) { return v == kNoValue ? std::string("none") : fmt::format("%{}", v); }
+
+std::string refs(std::span<const ValueId> vs) {
+  std::string out;
+  for (size_t i = 0; i < vs.size(); ++i) out += (i ? ", " : "") + ref(vs[i]);
+  return out;
+}
+
+}  // namespace
+
+std::string type_str(const Value& v) {
+  std::string s = fmt::format("{}[{}]", short_name(v.dtype), dims_str(v.sizes));
+  if (v.strides != contiguous_strides(v.sizes)) s += "(" + dims_str(v.strides) + ")";
+  if (v.offset) s += fmt::format("+{}", v.offset);
+  if (!v.device.is_cpu()) s += " " + v.device.str();
+  return s;
+}
+
+ValueId Graph::new_value(Value v) {
+  values_.push_back(std::move(v));
+  return static_cast<ValueId>(values_.size() - 1);
+}
+
+namespace {
+Value meta_of(const Tensor& t, ValueKind kind, int32_t index, int32_t alias) {
+  Value v;
+  v.kind = kind;
+  v.sizes = Shape(t.sizes());
+  v.strides = Shape(t.strides());
+  v.offset = t.storage_offset();
+  v.dtype = t.dtype();
+  v.device = t.device();
+  v.index = index;
+  v.alias = alias;
+  return v;
+}
+}  // namespace
+
+ValueId Graph::add_input(const Tensor& t) {
+  const ValueId v = new_value(meta_of(t, ValueKind::Input, static_cast<int32_t>(inputs_.size()), alias_sets_++));
+  inputs_.push_back(v);
+  return v;
+}
+
+ValueId Graph::add_captured(const Tensor& t) {
+  const ValueId v =
+      new_value(meta_of(t, ValueKind::Captured, static_cast<int32_t>(captured_.size()), alias_sets_++));
+  captured_.push_back(t);
+  captured_values_.push_back(v);
+  return v;
+}
+
+ValueId Graph::add_rng(const Tensor& state, Generator& g, uint64_t counters) {
+  const ValueId v = new_value(meta_of(state, ValueKind::Rng, static_cast<int32_t>(rng_.size()), alias_sets_++));
+  rng_.push_back({&g, counters});
+  rng_values_.push_back(v);
+  return v;
+}
+
+std::span<const ValueId> Graph::add_node(OpId op, Attrs attrs, std::span<const ValueId> inputs,
+                                         std::span<const Tensor> outs, std::span<const ValueId> alias_of,
+                                         ValueId target) {
+  Node n;
+  n.op = op;
+  n.attrs = std::move(attrs);
+  n.inputs = SmallVec<ValueId, 4>(inputs);
+  n.target = target;
+  n.actions = std::move(trailing_actions_);
+  trailing_actions_.clear();
+  const auto index = static_cast<int32_t>(nodes_.size());
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const ValueId base = k < alias_of.size() ? alias_of[k] : kNoValue;
+    const int32_t alias = base == kNoValue ? alias_sets_++ : value(base).alias;
+    Value v = meta_of(outs[k], ValueKind::Result, static_cast<int32_t>(k), alias);
+    v.node = index;
+    n.outputs.push_back(new_value(std::move(v)));
+  }
+  nodes_.push_back(std::move(n));
+  return nodes_.back().outputs;
+}
+
+void Graph::add_effect(std::function<void()> effect) {
+  actions_.push_back(Action{.host = std::move(effect)});
+  trailing_actions_.push_back(static_cast<int32_t>(actions_.size() - 1));
+}
+
+void Graph::set_grad(ValueId leaf, ValueId grad) {
+  actions_.push_back(Action{.leaf = leaf, .grad = grad});
+  trailing_actions_.push_back(static_cast<int32_t>(actions_.size() - 1));
+}
+
+std::vector<std::pair<ValueId, ValueId>> Graph::grads() const {
+  std::vector<std::pair<ValueId, ValueId>> out;
+  for (const Action& a : actions_)
+    if (!a.host) out.emplace_back(a.leaf, a.grad);
+  return out;
+}
+
+void Graph::erase_nodes(const std::vector<bool>& drop) {
+  std::vector<Node> kept;
+  kept.reserve(nodes_.size());
+  std::vector<int32_t> carried;  // actions of dropped nodes, for the next node kept
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    if (i < drop.size() && drop[i]) {
+      carried.insert(carried.end(), n.actions.begin(), n.actions.end());
+      continue;
+    }
+    if (!carried.empty()) {
+      carried.insert(carried.end(), n.actions.begin(), n.actions.end());
+      n.actions = std::move(carried);
+      carried.clear();
+    }
+    kept.push_back(std::move(n));
+  }
+  carried.insert(carried.end(), trailing_actions_.begin(), trailing_actions_.end());
+  trailing_actions_ = std::move(carried);
+  nodes_ = std::move(kept);
+  renumber();
+}
+
+void Graph::renumber() {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    for (ValueId v : nodes_[i].outputs) values_[static_cast<size_t>(v)].node = static_cast<int32_t>(i);
+}
+
+void Graph::replace_all_uses(ValueId from, ValueId to) {
+  for (Node& n : nodes_) {
+    for (ValueId& v : n.inputs)
+      if (v == from) v = to;
+    if (n.target == from) n.target = to;
+  }
+  for (ValueId& v : outputs_)
+    if (v == from) v = to;
+  for (Action& a : actions_)
+    if (a.grad == from) a.grad = to;
+}
+
+void Graph::verify() const {
+  std::vector<bool> defined(values_.size(), false);
+  for (ValueId v : inputs_) defined[static_cast<size_t>(v)] = true;
+  for (ValueId v : captured_values_) defined[static_cast<size_t>(v)] = true;
+  for (ValueId v : rng_values_) defined[static_cast<size_t>(v)] = true;
+  auto check_use = [&](ValueId v, size_t node, std::string_view what) {
+    DS_CHECK(v == kNoValue || (v >= 0 && static_cast<size_t>(v) < values_.size() && defined[static_cast<size_t>(v)]),
+             "graph", "node {} ({}) uses {} %{} before it is defined", node, op_name(nodes_[node].op), what, v);
+  };
+  auto check_action = [&](int32_t a, size_t before) {
+    DS_CHECK(a >= 0 && static_cast<size_t>(a) < actions_.size(), "graph", "action {} out of range", a);
+    const Action& x = actions_[static_cast<size_t>(a)];
+    if (x.host) return;
+    DS_CHECK(x.leaf >= 0 && static_cast<size_t>(x.leaf) < values_.size() && value(x.leaf).kind == ValueKind::Captured,
+             "graph", "the gradient %{} is set on %{}, which is not a captured tensor", x.grad, x.leaf);
+    DS_CHECK(x.grad >= 0 && static_cast<size_t>(x.grad) < values_.size() && defined[static_cast<size_t>(x.grad)],
+             "graph", "the gradient %{} of %{} is set before node {} but not defined there", x.grad, x.leaf, before);
+  };
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    const OpDef& def = op_def(n.op);
+    DS_CHECK(n.attrs.schema() == def.attrs, "graph", "node {} ({}) has attributes {} but its row takes {}", i,
+             def.name, n.attrs.schema() ? n.attrs.schema()->type_name : "(none)",
+             def.attrs ? def.attrs->type_name : "(none)");
+    for (int32_t a : n.actions) check_action(a, i);
+    for (ValueId v : n.inputs) check_use(v, i, "input");
+    check_use(n.target, i, "target");
+    for (ValueId v : n.outputs) {
+      DS_CHECK(v >= 0 && static_cast<size_t>(v) < values_.size() && !defined[static_cast<size_t>(v)], "graph",
+               "node {} ({}) defines %{} twice or out of range", i, def.name, v);
+      DS_CHECK(value(v).node == static_cast<int32_t>(i), "graph", "%{} says node {} made it, not node {}", v,
+               value(v).node, i);
+      defined[static_cast<size_t>(v)] = true;
+    }
+  }
+  for (int32_t a : trailing_actions_) check_action(a, nodes_.size());
+  for (ValueId v : outputs_)
+    DS_CHECK(v >= 0 && static_cast<size_t>(v) < values_.size() && defined[static_cast<size_t>(v)], "graph",
+             "graph output %{} is not defined", v);
+}
+
+std::string Graph::action_str(int32_t a) const {
+  const Action& x = actions_[static_cast<size_t>(a)];
+  return x.host ? fmt::format("  host effect {}\n", a) : fmt::format("  %{}.grad = %{}\n", x.leaf, x.grad);
+}
+
+std::string Graph::str() const {
+  std::string s = "graph(";
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    s += fmt::format("{}%{}: {}", i ? ", " : "", inputs_[i], type_str(value(inputs_[i])));
+  s += ") {\n";
+  for (size_t i = 0; i < captured_values_.size(); ++i)
+    s += fmt::format("  %{}: {} = captured {}\n", captured_values_[i], type_str(value(captured_values_[i])), i);
+  for (size_t i = 0; i < rng_values_.size(); ++i)
+    s += fmt::format("  %{}: {} = rng {{counters={}}}\n", rng_values_[i], type_str(value(rng_values_[i])),
+                     rng_[i].counters);
+  for (const Node& n : nodes_) {
+    for (int32_t a : n.actions) s += action_str(a);
+    std::string outs;
+    for (size_t k = 0; k < n.outputs.size(); ++k)
+      outs += fmt::format("{}%{}: {}", k ? ", " : "", n.outputs[k], type_str(value(n.outputs[k])));
+    s += fmt::format("  {} = {}({})", outs, op_name(n.op), refs(n.inputs));
+    if (!n.attrs.empty()) s += " {" + n.attrs.str() + "}";
+    if (n.target != kNoValue) s += fmt::format(" into %{}", n.target);
+    s += "\n";
+  }
+  for (int32_t a : trailing_actions_) s += action_str(a);
+  s += "  return (" + refs(outputs_) + ")\n}\n";
+  return s;
+}
+
+std::string Graph::dot() const {
+  std::string s = "digraph ds {\n  rankdir=TB;\n  node [fontname=\"monospace\", fontsize=10];\n";
+  for (ValueId v : inputs_) s += fmt::format("  v{} [shape=ellipse, label=\"input %{}\"];\n", v, v);
+  for (ValueId v : captured_values_) s += fmt::format("  v{} [shape=ellipse, label=\"captured %{}\"];\n", v, v);
+  for (ValueId v : rng_values_) s += fmt::format("  v{} [shape=ellipse, label=\"rng %{}\"];\n", v, v);
+  auto source = [&](ValueId v) {
+    const Value& x = value(v);
+    return x.kind == ValueKind::Result ? fmt::format("n{}", x.node) : fmt::format("v{}", v);
+  };
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    std::string label(op_name(n.op));
+    if (!n.attrs.empty()) label += "\\n" + n.attrs.str();
+    s += fmt::format("  n{} [shape=box, label=\"{}\"];\n", i, label);
+    for (ValueId v : n.inputs)
+      if (v != kNoValue) s += fmt::format("  {} -> n{} [label=\"%{} {}\"];\n", source(v), i, v, type_str(value(v)));
+    if (n.target != kNoValue) s += fmt::format("  {} -> n{} [style=dashed, label=\"into\"];\n", source(n.target), i);
+  }
+  for (size_t k = 0; k < outputs_.size(); ++k) {
+    s += fmt::format("  out{} [shape=ellipse, label=\"output {}\"];\n", k, k);
+    s += fmt::format("  {} -> out{} [label=\"%{}\"];\n", source(outputs_[k]), k, outputs_[k]);
+  }
+  return s + "}\n";
+}
+
+}  // namespace ds::graph

@@ -1,0 +1,133 @@
+#pragma once
+// The static graph's IR. A Graph is a list of nodes in execution order; each node is one primitive of the op table
+// (its OpId and its typed attributes, ops/op_attrs.h) reading and producing SSA values. A value has the shape,
+// strides, dtype and device the op's rule gave it and an alias set: values that share storage (a view and its base,
+// the versions of a tensor written in place) share one. Values come from three places:
+//   - inputs: the tensors a compiled function is called with, bound anew on every call;
+//   - captured tensors: tensors the function reads without taking them as arguments (parameters, optimizer state,
+//     buffers), bound by identity, read live, and written in place where the program wrote them;
+//   - RNG states: the Philox state a random op draws (ops/rng_input.h), drawn anew from its generator on every run;
+//   - node outputs.
+// A node that wrote its output into an existing tensor (add_, copy_, the optimizer's update) names that tensor's
+// previous value as `target`; its output 0 is the new version, in the same alias set. Inputs the kernel updates
+// besides (adam_step's moments: the row's `mutates` mask) get new versions as the node's extra outputs. The gradients
+// the autograd engine leaves in parameters' .grad and the host code the ops depend on (an optimizer's step counts and
+// learning rates, zero_grad's release of the old gradients) are actions, redone at their place in the order.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <ds/core/rng.h>
+#include <ds/ops/op_def.h>
+
+namespace ds::graph {
+
+using ValueId = int32_t;
+inline constexpr ValueId kNoValue = -1;
+
+enum class ValueKind : uint8_t { Input, Captured, Rng, Result };
+
+// A Philox state drawn from `generator` for `counters` counters.
+struct RngDraw {
+  Generator* generator = nullptr;
+  uint64_t counters = 0;
+};
+
+struct Value {
+  ValueKind kind = ValueKind::Result;
+  Shape sizes, strides;
+  int64_t offset = 0;  // storage offset, in elements
+  DType dtype = kF32;
+  Device device = kCPU;
+  int32_t node = -1;    // Result: the node that produced it
+  int32_t index = 0;    // Result: output number; Input: argument number; Captured, Rng: index into captured(), rng()
+  int32_t alias = -1;   // alias set (values sharing storage); every value has one
+};
+
+// Something a run does besides its nodes, at its place in the order: host code (run_host_effect, ops/dispatch.h) or
+// setting a captured leaf's .grad to a value, as the autograd engine did.
+struct Action {
+  std::function<void()> host;  // set: host code
+  ValueId leaf = kNoValue;     // otherwise: leaf.grad = grad
+  ValueId grad = kNoValue;
+};
+
+struct Node {
+  OpId op{};
+  Attrs attrs;
+  SmallVec<ValueId, 4> inputs;   // kNoValue for an absent optional input
+  SmallVec<ValueId, 2> outputs;  // the op's outputs, then the new versions of the inputs it mutates
+  ValueId target = kNoValue;     // in place: the value output 0 overwrote (its storage is output 0's)
+  std::vector<int32_t> actions;  // Graph::actions() done just before this node
+};
+
+class Graph {
+ public:
+  // Declares argument `index` with t's metadata.
+  ValueId add_input(const Tensor& t);
+  // Declares a captured tensor (held by the graph, bound by identity).
+  ValueId add_captured(const Tensor& t);
+  // Declares a Philox state drawn from g (held as a tensor of the trace, which is not reused).
+  ValueId add_rng(const Tensor& state, Generator& g, uint64_t counters);
+  // Appends a node; `outs` gives each output's metadata, `alias_of[k]` the value whose storage output k shares
+  // (kNoValue: fresh storage). Returns the new values.
+  std::span<const ValueId> add_node(OpId op, Attrs attrs, std::span<const ValueId> inputs,
+                                    std::span<const Tensor> outs, std::span<const ValueId> alias_of,
+                                    ValueId target = kNoValue);
+  void set_outputs(std::vector<ValueId> outputs) { outputs_ = std::move(outputs); }
+  // The autograd engine set the .grad of `leaf` (a captured tensor) to `grad` here: a run does it again.
+  void set_grad(ValueId leaf, ValueId grad);
+  // Every (leaf, gradient) the actions set, in order.
+  std::vector<std::pair<ValueId, ValueId>> grads() const;
+  // Host code recorded by run_host_effect (ops/dispatch.h): it runs before the next node added (or at the end).
+  void add_effect(std::function<void()> effect);
+  const std::vector<Action>& actions() const { return actions_; }
+  const std::vector<int32_t>& trailing_actions() const { return trailing_actions_; }
+  // For passes: removes the nodes `drop` marks (their actions move to the next node kept) and renumbers.
+  void erase_nodes(const std::vector<bool>& drop);
+  // For passes: after nodes were removed or reordered through mutable_nodes(), points each result at its node again.
+  void renumber();
+  // Makes every reader of `from` (node inputs, targets, graph outputs, gradients) read `to` instead.
+  void replace_all_uses(ValueId from, ValueId to);
+
+  const Value& value(ValueId v) const { return values_[static_cast<size_t>(v)]; }
+  size_t num_values() const { return values_.size(); }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  std::vector<Node>& mutable_nodes() { return nodes_; }
+  const std::vector<ValueId>& inputs() const { return inputs_; }
+  const std::vector<ValueId>& outputs() const { return outputs_; }
+  const std::vector<Tensor>& captured() const { return captured_; }
+  const std::vector<ValueId>& captured_values() const { return captured_values_; }
+  const std::vector<RngDraw>& rng() const { return rng_; }
+  const std::vector<ValueId>& rng_values() const { return rng_values_; }
+
+  // Throws a ds::Error ("[graph] ...") naming the first broken invariant: a value used before it is defined or
+  // defined twice, an output that is no value, a node whose input count or attributes do not fit its row.
+  void verify() const;
+
+  // Text, one node per line:  %5: f32[128, 10] = add(%3, %4)   and   %7 = sum(%6) {dims=[1], keepdim=false}
+  std::string str() const;
+  // Graphviz dot: values as edges labelled with their type, nodes as boxes.
+  std::string dot() const;
+
+ private:
+  ValueId new_value(Value v);
+  std::string action_str(int32_t a) const;
+
+  std::vector<Value> values_;
+  std::vector<Node> nodes_;
+  std::vector<ValueId> inputs_, outputs_;
+  std::vector<Action> actions_;
+  std::vector<int32_t> trailing_actions_;  // recorded after the last node so far
+  std::vector<Tensor> captured_;
+  std::vector<ValueId> captured_values_;
+  std::vector<RngDraw> rng_;
+  std::vector<ValueId> rng_values_;
+  int32_t alias_sets_ = 0;
+};
+
+// "f32[128, 10]" (dtype and shape; strides only when not contiguous: "f32[3, 4](1, 3)"; " cuda:0" off the CPU).
+std::string type_str(const Value& v);
+
+}  // namespace ds::graph

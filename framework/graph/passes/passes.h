@@ -1,0 +1,17 @@
+#pragma once
+// Graph passes: each takes a graph and rewrites it in place, keeping what the program observes (its outputs, the
+// tensors it writes in place, the order of its RNG draws). Each returns how many nodes it removed or changed.
+#include <ds/graph/ir.h>
+
+namespace ds::graph {
+
+// Dead code: removes nodes none of whose outputs is read (by a later node, as an in-place target or as a graph
+// output), unless the node writes memory the program can see (an in-place node, an op that mutates an input).
+int eliminate_dead_code(Graph& g);
+
+// Common subexpressions: a node equal to an earlier one (same op, equal attributes, same input values, no write to
+// any input's storage in between) is dropped and its outputs read the earlier node's. Nodes that write, and random
+// ops (their RNG state is a value of its own), are never merged.
+int eliminate_common_subexpressions(Graph& g);
+
+}  // namespace ds::graph

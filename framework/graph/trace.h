@@ -1,0 +1,60 @@
+#pragma once
+// Capture by trace-and-run. While a Tracer lives on a thread, every primitive that thread runs still runs, and is
+// also recorded into a Graph (ir.h): the forward pass, the autograd engine's backward (its vjps are ds ops), the
+// optimizer's update, in-place writes and views. What the program computed on the host is baked in: a Python-free
+// C++ program has no bytecode to read, so control flow, host scalars and values read with item() are those of the
+// traced run (ds::compile's guards decide when a trace still applies).
+//
+// A tensor the trace has not seen made or received as an argument is *captured* (parameters, optimizer state,
+// buffers): the graph holds it and reads it live on every run. Every tensor the trace saw is kept alive until the
+// trace ends, so no address is reused while tensors are matched by identity. A tensor object the trace has not seen
+// whose storage it has (autograd's saved outputs, detach()) is that value again, or a view of it (an as_strided node).
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include <ds/graph/ir.h>
+
+namespace ds::graph {
+
+class Tracer {
+ public:
+  // Starts recording this thread's ops; `inputs` become the graph's arguments (bound anew on each run).
+  explicit Tracer(std::span<const Tensor> inputs);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Stops recording and returns the graph, whose outputs are `outputs` (tensors the trace made, arguments or
+  // captured tensors). An undefined output is an error.
+  Graph finish(std::span<const Tensor> outputs);
+
+  // The value a tensor holds now (capturing it if the trace has not seen it); kNoValue for an undefined tensor.
+  ValueId value_of(const Tensor& t);
+
+  // Called by the dispatcher's hooks (ops/dispatch.h) on the recording thread.
+  void record(const OpDef& def, OpId op, std::span<const Tensor> inputs, const Attrs& attrs,
+              std::span<const Tensor> outputs, const Tensor* target);
+  void record_rng(const Tensor& state, Generator& generator, uint64_t counters);
+  void record_grad(const Tensor& leaf, const Tensor& grad);
+  void record_host_effect(const std::function<void()>& effect);
+
+  // Whether the trace holds a reference to t (exactly one: tensors are kept alive until the trace ends).
+  bool holds(const TensorImpl* t) const;
+
+  // The tracer recording on this thread, or null.
+  static Tracer* current();
+
+ private:
+  void bind(const Tensor& t, ValueId v);
+
+  Graph graph_;
+  std::unordered_map<const TensorImpl*, ValueId> values_;
+  std::unordered_map<const Storage*, std::vector<std::pair<ValueId, const TensorImpl*>>> by_storage_;
+  std::vector<Tensor> keep_;
+  Tracer* prev_ = nullptr;
+  bool prev_tracing_ = false;
+  bool done_ = false;
+};
+
+}  // namespace ds::graph

@@ -1,0 +1,98 @@
+// The graph passes (framework/graph/passes/): what each removes, and that a replay after them still gives eager's
+// values, including where storage is written in place (CSE must not merge across writes, nor merge a tensor that is
+// written later).
+#include <catch2/catch.hpp>
+
+#include <ds/ds.h>
+#include <ds/graph/executor.h>
+#include <ds/graph/passes/passes.h>
+#include <ds/graph/trace.h>
+
+using namespace ds;
+using namespace ds::graph;
+
+namespace {
+
+template <typename F>
+Graph trace_of(const Tensor& x, F f) {
+  Tracer t({&x, 1});
+  const Tensor y = f(x);
+  return t.finish({&y, 1});
+}
+
+int count(const Graph& g, OpId op) {
+  int n = 0;
+  for (const Node& node : g.nodes()) n += node.op == op;
+  return n;
+}
+
+bool same(const Tensor& a, const Tensor& b) { return a.to(kF64).tolist<double>() == b.to(kF64).tolist<double>(); }
+
+}  // namespace
+
+TEST_CASE("dead code: unread nodes go, writes to the program's tensors stay", "[graph][passes]") {
+  Tensor state = zeros({3});
+  auto f = [&](const Tensor& x) {
+    const Tensor unused = exp(x) + 1.0;
+    state.add_(x);  // read by nobody in the graph, but the program sees it
+    return x * 2.0;
+  };
+  const Tensor x = full({3}, 1.5);
+  Graph g = trace_of(x, f);
+  const size_t before = g.nodes().size();
+  const int removed = eliminate_dead_code(g);
+  CHECK(removed >= 2);  // exp and the add that used it (and the cast of 1.0)
+  CHECK(g.nodes().size() == before - static_cast<size_t>(removed));
+  CHECK(count(g, OpId::exp) == 0);
+  g.verify();
+  const Tensor x2 = full({3}, 2.0);
+  const Tensor y = execute(g, {&x2, 1})[0];
+  CHECK(y.tolist<float>() == std::vector<float>{4, 4, 4});
+  CHECK(state.tolist<float>() == std::vector<float>{3.5, 3.5, 3.5});  // 1.5 traced, then 2.0 replayed
+}
+
+TEST_CASE("common subexpressions: equal calls merge, with eager's values", "[graph][passes]") {
+  auto f = [](const Tensor& x) { return exp(x) * 3.0 + exp(x) + x.t().t() + x.t().t(); };
+  const Tensor x = full({2, 2}, 0.5);
+  Graph g = trace_of(x, f);
+  CHECK(count(g, OpId::exp) == 2);
+  CHECK(eliminate_common_subexpressions(g) >= 3);  // the second exp and both second transposes
+  CHECK(count(g, OpId::exp) == 1);
+  eliminate_dead_code(g);
+  g.verify();
+  const Tensor x2 = full({2, 2}, -1.25);
+  CHECK(same(execute(g, {&x2, 1})[0], f(x2)));
+}
+
+TEST_CASE("common subexpressions: never across a write to an input's storage", "[graph][passes]") {
+  Tensor c = ones({4});
+  auto f = [&](const Tensor& x) {
+    const Tensor v = c.view({2, 2});
+    const Tensor y1 = v * 2.0;
+    c.add_(x);  // writes the storage v reads
+    const Tensor y2 = v * 2.0;
+    return y1 + y2 * 10.0;
+  };
+  const Tensor x = ones({4});
+  Graph g = trace_of(x, f);
+  eliminate_common_subexpressions(g);
+  CHECK(count(g, OpId::mul) == 3);  // v * 2 twice (not merged) and y2 * 10
+  c.fill_(1.0);
+  const Tensor y = execute(g, {&x, 1})[0];
+  CHECK(y.tolist<float>() == std::vector<float>{42, 42, 42, 42});  // 2 + 10 * 4
+}
+
+TEST_CASE("common subexpressions: a tensor written later keeps its own storage", "[graph][passes]") {
+  auto f = [](const Tensor& x) {
+    Tensor a = zeros({3}), b = zeros({3});
+    a.add_(x);
+    return a + b;
+  };
+  const Tensor x = full({3}, 2.0);
+  Graph g = trace_of(x, f);
+  INFO(g.str());
+  eliminate_common_subexpressions(g);
+  CHECK(count(g, OpId::full) == 2);
+  const Tensor x2 = full({3}, 5.0);
+  CHECK(execute(g, {&x2, 1})[0].tolist<float>() == std::vector<float>{5, 5, 5});
+}
