@@ -112,6 +112,7 @@ class Graph {
   std::string dot() const;
 
  private:
+  friend struct GraphIo;  // serialize.cpp
   ValueId new_value(Value v);
   std::string action_str(int32_t a) const;
 
