@@ -73,6 +73,24 @@ TEST_CASE("ds-train: an injected NaN is skipped and counted; a NaN that persists
   }
 }
 
+TEST_CASE("ds-train training.compile: the same checkpoint as eager, bitwise; distributed and fp16 refused", "[tools][compile]") {
+  Dir dir("compile");
+  const std::string training = "training: {epochs: 5, seed: 11, log_interval: 5, threads: 2";
+  const std::string eager = write_config(dir.path, "", training + "}\n");
+  REQUIRE(run(eager + " --max-steps 12 --checkpoint-dir " + (dir.path / "eager").string(), dir.path / "a.log") == 0);
+  const std::string compiled = write_config(dir.path, "", training + ", compile: true}\n");
+  REQUIRE(run(compiled + " --max-steps 12 --checkpoint-dir " + (dir.path / "compiled").string(), dir.path / "b.log") ==
+          0);
+  const std::string log = read(dir.path / "b.log");
+  INFO(log);
+  CHECK(log.find("[compile] ds-train step: traced") != std::string::npos);
+  CHECK(check_same_checkpoint(dir.path / "eager" / "ckpt-0000000012.dsckpt",
+                              dir.path / "compiled" / "ckpt-0000000012.dsckpt") > 20);
+  const std::string fp16 = write_config(dir.path, "", training + ", compile: true, precision: fp16}\n");
+  CHECK(run(fp16 + " --max-steps 2", dir.path / "c.log") != 0);
+  CHECK(read(dir.path / "c.log").find("compile") != std::string::npos);
+}
+
 TEST_CASE("ds-train trains zoo models by name, with their arguments, on images they admit", "[tools][zoo]") {
   Dir dir("zoo");
   const std::pair<std::string, std::string> models[] = {

@@ -83,6 +83,18 @@ TEST_CASE("ds-train gpt: 6 steps + save + a fresh process resuming for 6 more eq
   CHECK(last_line_from(la, "eval_loss_below_unigram=") == last_line_from(lc, "eval_loss_below_unigram="));
 }
 
+TEST_CASE("ds-train gpt with training.compile (dropout included) ends on eager's checkpoint, bitwise", "[tools][text][compile]") {
+  if (!have_bible()) return;
+  Dir dir("gpt_compile");
+  const std::string eager = write_text_config(dir.path, "gpt", "training: {epochs: 1, seed: 5, log_interval: 1, threads: 2}\n");
+  REQUIRE(train(eager + " --max-steps 6 --checkpoint-dir " + (dir.path / "a").string(), dir.path / "a.log") == 0);
+  const std::string compiled =
+      write_text_config(dir.path, "gpt", "training: {epochs: 1, seed: 5, log_interval: 1, threads: 2, compile: true}\n");
+  REQUIRE(train(compiled + " --max-steps 6 --checkpoint-dir " + (dir.path / "b").string(), dir.path / "b.log") == 0);
+  INFO(read(dir.path / "b.log"));
+  CHECK(check_same_checkpoint(dir.path / "a" / "ckpt-0000000006.dsckpt", dir.path / "b" / "ckpt-0000000006.dsckpt") > 5);
+}
+
 TEST_CASE("ds-train bert: a tiny BERT's MLM + NSP loss falls", "[tools][text]") {
   if (!have_bible()) return;
   Dir dir("bert");

@@ -112,6 +112,10 @@ TEST_CASE("config: the seed's distributed block, device and precision", "[tools]
   CHECK_THROWS_WITH(parse_config("training: {precision: fp8}\n", "f.yaml"),
                     Catch::Contains("'training.precision' must be one of fp32, bf16, fp16"));
   CHECK_THROWS_WITH(parse_config("training: {device: tpu}\n", "t.yaml"), Catch::Contains("'training.device' must be cpu"));
+  CHECK(parse_config("training: {compile: true}\n", "c.yaml").training.compile);
+  CHECK_FALSE(parse_config("model: {name: lenet5}\n", "c0.yaml").training.compile);
+  CHECK_THROWS_WITH(parse_config("training: {compile: true, precision: fp16}\n", "c16.yaml"),
+                    Catch::Contains("'training.compile' is not supported with precision fp16"));
 }
 
 TEST_CASE("config: an empty file, a directory and a warmup longer than the run are errors", "[tools][config]") {

@@ -109,6 +109,7 @@ struct TrainingConfig {
   int threads = 0;                    // 0: the default (all cores; under a launcher, cores / ranks on the host)
   std::string device = "cpu";         // cpu | cuda (cuda:N; under a launcher, each rank its local rank's GPU)
   std::string precision = "fp32";     // fp32 | bf16 (autocast) | fp16 (autocast + dynamic loss scaling)
+  bool compile = false;               // forward + backward through ds::compile (one process; fp32 or bf16)
   int64_t stop_after = 0;             // command line only: save and stop after this many steps, as if interrupted
 };
 

@@ -11,6 +11,7 @@
 #include <ds/autograd/anomaly.h>
 #include <ds/autograd/autocast.h>
 #include <ds/io/checkpoint.h>
+#include <ds/graph/compile.h>
 #include <ds/optim/grad_scaler.h>
 #include <ds/core/error.h>
 #include <ds/core/logging.h>
@@ -55,6 +56,8 @@ struct Run {
   std::unique_ptr<optim::Optimizer> opt;
   std::unique_ptr<optim::LRScheduler> sched;
   optim::GradScaler scaler;
+  // training.compile: the micro-batch's forward and backward as one ds::compile graph (args: input, target).
+  std::unique_ptr<CompiledFunction> fwd_bwd;
   // Rank 0 writes the checkpoints; with ZeRO-1 every rank also writes its optimizer shard (zero_ckpt), first.
   std::unique_ptr<CheckpointManager> ckpt, zero_ckpt;
   int64_t step = 0, skipped = 0, consecutive = 0, total_steps = 0;
@@ -217,6 +220,22 @@ RunResult run_training(const TrainConfig& cfg) {
   check_schedule(cfg, r.total_steps);
   r.sched = build_scheduler(cfg.schedule, *r.opt, cfg.optimizer.lr, r.total_steps);
   r.scaler = optim::GradScaler({.enabled = cfg.training.precision == "fp16"});
+  if (cfg.training.compile) {
+    // DDP reduces gradients from hooks inside backward, host code a replay would not run.
+    if (par.active())
+      throw_error("config", fmt::format("{}: training.compile is not supported with distributed training yet ({} "
+                                        "ranks); run it in one process or set training.compile: false",
+                                        cfg.path, par.size()));
+    const double scale = 1.0 / static_cast<double>(accum);
+    r.fwd_bwd = std::make_unique<CompiledFunction>(
+        [&r, accum, scale](std::span<const Tensor> xy) {
+          const data::Batch b{xy[0], xy[1], {}};
+          const Tensor loss = batch_loss(r, b);
+          (accum > 1 ? loss * scale : loss).backward();
+          return TensorList{loss.detach()};
+        },
+        CompileOptions{.name = "ds-train step"});
+  }
 
   RunResult result;
   if (!cfg.checkpoint.dir.empty()) {
@@ -262,7 +281,9 @@ RunResult run_training(const TrainConfig& cfg) {
       to_device(*b, par.device());
       // Only the last micro-batch of an accumulation window communicates.
       if (r.ddp) r.ddp->set_require_sync(micro + 1 == accum);
-      Tensor loss = batch_loss(r, *b);
+      // With training.compile, forward and backward ran together (a non-finite loss gives non-finite gradients,
+      // so the checks below skip the step as they would).
+      Tensor loss = r.fwd_bwd ? (*r.fwd_bwd)({b->input, b->target})[0] : batch_loss(r, *b);
       double lv = loss.item<double>();
       for (int64_t s : cfg.debug.nan_at_steps)
         if (s == r.step) {
@@ -271,7 +292,8 @@ RunResult run_training(const TrainConfig& cfg) {
         }
       // A rank with a non-finite loss still runs backward (its NaN gradients reach every rank through the
       // average), so that all ranks take part in the same collectives; every rank then skips the step together.
-      if (std::isfinite(lv) || r.ddp) r.scaler.scale(accum > 1 ? loss * (1.0 / static_cast<double>(accum)) : loss).backward();
+      if (!r.fwd_bwd && (std::isfinite(lv) || r.ddp))
+        r.scaler.scale(accum > 1 ? loss * (1.0 / static_cast<double>(accum)) : loss).backward();
       if (!std::isfinite(lv) && !bad) {
         bad = true;
         log_warn(fmt::format("step {}: the loss is {}; {}", r.step, lv, r.first_bad_op(*b)));
