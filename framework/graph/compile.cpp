@@ -102,6 +102,7 @@ struct CompiledFunction::Impl {
     }
     const size_t traced = g.nodes().size();
     if (o.optimize) {
+      stats.nodes_removed += graph::simplify(g);
       stats.nodes_removed += graph::eliminate_common_subexpressions(g);
       stats.nodes_removed += graph::eliminate_dead_code(g);
       g.verify();

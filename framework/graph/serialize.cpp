@@ -47,7 +47,8 @@ Attr get_attr(const proto::Attr& a) {
 OpId op_by_name(const std::string& name) {
   static const std::unordered_map<std::string, OpId> ops = [] {
     std::unordered_map<std::string, OpId> m;
-    for (int i = 0; i < kNumPrimitives; ++i) m.emplace(std::string(op_name(static_cast<OpId>(i))), static_cast<OpId>(i));
+    for (int i = 0; i < kNumPrimitives; ++i)
+      m.emplace(std::string(op_name(static_cast<OpId>(i))), static_cast<OpId>(i));
     return m;
   }();
   const auto it = ops.find(name);
@@ -78,7 +79,8 @@ struct GraphIo {
       proto::Node* o = p.add_nodes();
       o->set_op(std::string(op_name(n.op)));
       if (n.attrs.schema()) o->set_attrs_type(std::string(n.attrs.schema()->type_name));
-      for (size_t i = 0; i < n.attrs.size(); ++i) put_attr(std::string(n.attrs.name(i)), n.attrs.value(i), o->add_attrs());
+      for (size_t i = 0; i < n.attrs.size(); ++i)
+        put_attr(std::string(n.attrs.name(i)), n.attrs.value(i), o->add_attrs());
       for (ValueId v : n.inputs) o->add_inputs(v);
       for (ValueId v : n.outputs) o->add_outputs(v);
       o->set_target(n.target);

@@ -96,3 +96,47 @@ TEST_CASE("common subexpressions: a tensor written later keeps its own storage",
   const Tensor x2 = full({3}, 5.0);
   CHECK(execute(g, {&x2, 1})[0].tolist<float>() == std::vector<float>{5, 5, 5});
 }
+
+TEST_CASE("simplify: x * 1, x + 0 and a double transpose go, with eager's values", "[graph][passes]") {
+  auto f = [](const Tensor& x) { return ((exp(x) * 1.0 + 0.0).t().t() - 0.0) * 2.0; };
+  const Tensor x = full({2, 3}, 0.25);
+  Graph g = trace_of(x, f);
+  INFO(g.str());
+  const int changed = simplify(g);
+  CHECK(changed == 4);  // * 1, + 0, - 0, the second transpose
+  eliminate_dead_code(g);
+  g.verify();
+  CHECK(count(g, OpId::permute) == 0);
+  CHECK(count(g, OpId::add) == 0);
+  CHECK(count(g, OpId::sub) == 0);
+  CHECK(count(g, OpId::mul) == 1);
+  const Tensor x2 = full({2, 3}, -0.5);
+  CHECK(same(execute(g, {&x2, 1})[0], f(x2)));
+}
+
+TEST_CASE("simplify: not where the result is written, promoted or the caller's own tensor", "[graph][passes]") {
+  auto written = [](const Tensor& x) {
+    const Tensor e = exp(x);
+    Tensor y = e * 1.0;
+    y.add_(1.0);  // y must stay its own tensor: e is read below
+    return y + e;
+  };
+  const Tensor x = full({3}, 0.5);
+  Graph g = trace_of(x, written);
+  CHECK(simplify(g) == 0);
+  const Tensor x2 = full({3}, 1.5);
+  CHECK(same(execute(g, {&x2, 1})[0], written(x2)));
+  // An integer tensor times 1.0 becomes float: the rule's cast is its own node, which stays; the product goes.
+  const Tensor xi = full({3}, 2, {.dtype = kI64});
+  auto promoted = [](const Tensor& t) { return (t + 1) * 1.0; };
+  Graph gi = trace_of(xi, promoted);
+  CHECK(simplify(gi) == 1);
+  CHECK(count(gi, OpId::copy) >= 1);
+  const Tensor xi2 = full({3}, 7, {.dtype = kI64});
+  const Tensor yi = execute(gi, {&xi2, 1})[0];
+  CHECK(yi.dtype() == kF32);
+  CHECK(same(yi, promoted(xi2)));
+  // x * 1 of the argument itself would return the argument: kept.
+  Graph ga = trace_of(x, [](const Tensor& t) { return t * 1.0; });
+  CHECK(simplify(ga) == 0);
+}

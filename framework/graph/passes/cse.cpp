@@ -34,8 +34,9 @@ bool mergeable(const Node& n) {
          n.op != OpId::randint;
 }
 
-// The alias sets some node writes in place.
-std::vector<bool> written_sets(const Graph& g) {
+}  // namespace
+
+std::vector<bool> written_alias_sets(const Graph& g) {
   std::vector<bool> w;
   auto mark = [&](ValueId v) {
     const auto a = static_cast<size_t>(g.value(v).alias);
@@ -49,8 +50,6 @@ std::vector<bool> written_sets(const Graph& g) {
   return w;
 }
 
-}  // namespace
-
 int eliminate_common_subexpressions(Graph& g) {
   std::vector<int64_t> writes;  // per alias set
   auto writes_of = [&](ValueId v) -> int64_t& {
@@ -58,7 +57,7 @@ int eliminate_common_subexpressions(Graph& g) {
     if (a >= writes.size()) writes.resize(a + 1, 0);
     return writes[a];
   };
-  const std::vector<bool> written = written_sets(g);
+  const std::vector<bool> written = written_alias_sets(g);
   auto owns_written_storage = [&](const Node& n) {
     if (op_def(n.op).kind == OpKind::View) return false;
     for (ValueId v : n.outputs) {

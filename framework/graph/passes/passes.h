@@ -1,9 +1,14 @@
 #pragma once
 // Graph passes: each takes a graph and rewrites it in place, keeping what the program observes (its outputs, the
 // tensors it writes in place, the order of its RNG draws). Each returns how many nodes it removed or changed.
+#include <vector>
+
 #include <ds/graph/ir.h>
 
 namespace ds::graph {
+
+// Which alias sets some node writes in place (an in-place target or an input its kernel mutates), by set number.
+std::vector<bool> written_alias_sets(const Graph& g);
 
 // Dead code: removes nodes none of whose outputs is read (by a later node, as an in-place target or as a graph
 // output), unless the node writes memory the program can see (an in-place node, an op that mutates an input).
@@ -13,5 +18,10 @@ int eliminate_dead_code(Graph& g);
 // any input's storage in between) is dropped and its outputs read the earlier node's. Nodes that write, and random
 // ops (their RNG state is a value of its own), are never merged.
 int eliminate_common_subexpressions(Graph& g);
+
+// Algebraic identities: x * 1, 1 * x, x / 1, x + 0, 0 + x, x - 0 by a scalar the program passed become x, and a
+// permute of a permute that restores the order becomes the value permuted first; never where the result or x is
+// written in place, changes dtype or shape, or would hand the caller an argument or captured tensor itself.
+int simplify(Graph& g);
 
 }  // namespace ds::graph
