@@ -61,7 +61,7 @@ KernelFn kernel_for(const OpDef& def, std::span<const Tensor> in, const RuleResu
                                                                             : r.outs[0].dtype;
   const DTypeSet claimed = cuda ? def.cuda_dtypes : def.cpu_dtypes;
   if (!claimed.has(dt)) [[unlikely]]
-    DS_FAIL(def.name, "is not implemented for {} on {} (its {} kernel runs: {})", dtype_name(dt), r.device.str(),
+    DS_FAIL(def.name, "does not support {} on {} (its {} kernel runs: {})", dtype_name(dt), r.device.str(),
             cuda ? "CUDA" : "CPU", dtypes_str(claimed));
   return k;
 }

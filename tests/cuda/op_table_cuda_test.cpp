@@ -45,7 +45,7 @@ constexpr int64_t kSimGradcheckElements = 1024;
 
 bool missing_kernel(const std::string& msg) {
   return msg.find("has no CUDA kernel") != std::string::npos ||
-         (msg.find("is not implemented for") != std::string::npos && msg.find("on cuda") != std::string::npos);
+         (msg.find("does not support") != std::string::npos && msg.find("on cuda") != std::string::npos);
 }
 
 std::string op_of(const std::string& msg) {

@@ -106,7 +106,7 @@ TEST_CASE("call_op refuses a dtype the row does not claim for the device, naming
   const Tensor p = ones({3}, {.dtype = kF16});
   Tensor param = p.clone(), m = zeros({3}, {.dtype = kF16}), v = zeros({3}, {.dtype = kF16});
   CHECK_THROWS_WITH(adam_step_(param, p, m, v, {.lr = 0.1, .step = 1}),
-                    Catch::Contains("[adam_step] is not implemented for float16 on cpu") && Catch::Contains("float32 float64"));
+                    Catch::Contains("[adam_step] does not support float16 on cpu") && Catch::Contains("float32 float64"));
   // Every primitive with a kernel claims something on the CPU; one that names a CUDA kernel claims CUDA dtypes.
   for (const OpDef* def : primitive_defs()) {
     if (def->kind != OpKind::Primitive) continue;
