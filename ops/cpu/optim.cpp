@@ -11,6 +11,8 @@
 namespace ds::cpu {
 namespace {
 
+enum { kNoDecay, kDecoupled, kL2 };  // how weight decay enters the update
+
 template <typename T>
 void adam(const KernelCtx& c) {
   const auto& a = c.attrs.get<AdamAttrs>();
@@ -27,22 +29,42 @@ void adam(const KernelCtx& c) {
   T* mp = static_cast<T*>(const_cast<void*>(c.in[2].data()));
   T* vp = static_cast<T*>(const_cast<void*>(c.in[3].data()));
   T* pout = static_cast<T*>(c.out[0].data());
-  parallel_for(c.out[0].numel(), kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      T g = maximize ? -gp[i] : gp[i];
-      T p = pin[i];
-      if (has_wd) {
-        if (decoupled) p = p * decay;
-        else g = p * l2 + g;
+  // The options are template arguments so that the loop has no branch and vectorises (with sqrt inlined: this file
+  // is built with -fno-math-errno).
+  auto run = [&]<bool kMaximize, int kDecay>() {
+    parallel_for(c.out[0].numel(), kGrain, [&](int64_t lo, int64_t hi) {
+      // Locals, not captures: the compiler must know that the stores to m and v do not move these pointers.
+      const T* __restrict gl = gp;
+      const T* __restrict pl = pin;
+      T* __restrict ml = mp;
+      T* __restrict vl = vp;
+      T* __restrict ol = pout;
+      const T d = decay, w = l2, c1 = b1, c1m = one_m_b1, c2 = b2, c2m = one_m_b2, bc = bc2_sqrt, e = eps;
+      const T ns = neg_step_size;
+      for (int64_t i = lo; i < hi; ++i) {
+        T g = kMaximize ? -gl[i] : gl[i];
+        T p = pl[i];
+        if constexpr (kDecay == kDecoupled) p = p * d;
+        if constexpr (kDecay == kL2) g = p * w + g;
+        const T m = ml[i] * c1 + g * c1m;
+        const T v = vl[i] * c2 + (g * g) * c2m;
+        ml[i] = m;
+        vl[i] = v;
+        const T denom = std::sqrt(v) / bc + e;
+        ol[i] = p + (m / denom) * ns;
       }
-      const T m = mp[i] * b1 + g * one_m_b1;
-      const T v = vp[i] * b2 + (g * g) * one_m_b2;
-      mp[i] = m;
-      vp[i] = v;
-      const T denom = std::sqrt(v) / bc2_sqrt + eps;
-      pout[i] = p + (m / denom) * neg_step_size;
-    }
-  });
+    });
+  };
+  const int mode = !has_wd ? kNoDecay : decoupled ? kDecoupled : kL2;
+  if (maximize) {
+    if (mode == kNoDecay) run.template operator()<true, kNoDecay>();
+    else if (mode == kDecoupled) run.template operator()<true, kDecoupled>();
+    else run.template operator()<true, kL2>();
+  } else {
+    if (mode == kNoDecay) run.template operator()<false, kNoDecay>();
+    else if (mode == kDecoupled) run.template operator()<false, kDecoupled>();
+    else run.template operator()<false, kL2>();
+  }
 }
 
 }  // namespace
