@@ -60,7 +60,7 @@ void check_training_step(nn::Module& m, const Case& c) {
   optim::SGD opt(params, {.lr = 1e-4});
   const Tensor before = loss();
   before.backward();
-  const double grad_norm = optim::clip_grad_norm_(params, 1.0);
+  const double grad_norm = optim::clip_grad_norm_(params, 1.0).item<double>();
   opt.step();
   double after = 0;
   {

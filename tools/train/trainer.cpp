@@ -304,8 +304,8 @@ RunResult run_training(const TrainConfig& cfg) {
       micro = 0;
       // One optimizer step, unless the loss or a gradient is not finite on some rank: then every rank skips it.
       if (r.scaler.is_enabled()) r.scaler.unscale_(*r.opt);
-      const double norm = optim::clip_grad_norm_(params, cfg.optimizer.clip_grad_norm > 0 ? cfg.optimizer.clip_grad_norm
-                                                                                          : std::numeric_limits<double>::infinity());
+      const double clip = cfg.optimizer.clip_grad_norm;
+      const double norm = (clip > 0 ? optim::clip_grad_norm_(params, clip) : optim::grad_norm(params)).item<double>();
       // With fp16 loss scaling an overflowing gradient is routine: the scaler skips the step and lowers its scale.
       const bool overflow = r.scaler.is_enabled() && !std::isfinite(norm);
       if (!bad && !overflow && !std::isfinite(norm)) {
