@@ -119,6 +119,7 @@ Tensor& Tensor::zero_() { return fill_(0); }
 
 template <typename T>
 std::vector<T> Tensor::tolist() const {
+  report_host_read(*this, "tolist()");
   const Tensor c = ds::contiguous(to(dtype_v<T>));
   DS_CHECK(c.is_cpu(), "tolist", "expects a CPU tensor, got one on {}", device().str());
   const T* p = c.data_ptr<T>();

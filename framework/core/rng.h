@@ -4,6 +4,7 @@
 // seed and the order of random ops, never on the thread count or the device.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 
 namespace ds {
@@ -46,10 +47,14 @@ class Generator {
     std::lock_guard<std::mutex> lock(mu_);
     state_ = s;
   }
+  // Expires when this generator is destroyed: a recorded graph (framework/graph) tells a generator local to the
+  // traced function from one that outlives it.
+  std::weak_ptr<const int> lifetime() const { return alive_; }
 
  private:
   mutable std::mutex mu_;
   PhiloxState state_;
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
 };
 
 // The process-wide generator that random ops use by default.

@@ -27,13 +27,26 @@ int64_t load_as_int64(const void* p, DType t) {
   });
 }
 
+HostReadHook g_host_read = nullptr;
+thread_local int tls_check_reads = 0;
+
 // Copies the one element of t to `out` (host memory of itemsize bytes).
 void fetch_single(const TensorBase& t, const char* op, void* out) {
+  report_host_read(t, "item()");
   DS_CHECK(t.numel() == 1, op, "a tensor with {} elements (shape {}) cannot be converted to a scalar", t.numel(),
            shape_str(t.sizes()));
   copy_bytes_to_host(out, t.data(), t.element_size(), t.device());
 }
 }  // namespace
+
+void set_host_read_hook(HostReadHook hook) { g_host_read = hook; }
+
+void report_host_read(const TensorBase& t, const char* what) {
+  if (g_host_read && tls_check_reads == 0) g_host_read(t, what);
+}
+
+HostReadIsCheck::HostReadIsCheck() { ++tls_check_reads; }
+HostReadIsCheck::~HostReadIsCheck() { --tls_check_reads; }
 
 void TensorBase::throw_undefined() { throw_error("tensor", "the tensor is undefined (default-constructed or moved from)"); }
 

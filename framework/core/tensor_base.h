@@ -92,6 +92,22 @@ inline void copy_bytes_to_host(void* dst, const void* src, size_t nbytes, Device
   copy_bytes(dst, Device(), src, from, nbytes);
 }
 
+// Host code reading a tensor's values (item(), tolist(), printing) reports it here first. The graph tracer
+// (framework/graph) installs the hook: what the host does with such a value is not in the graph, so the read is a
+// graph break. Code whose read only decides whether to throw (a range check the kernels repeat) opens a
+// HostReadIsCheck scope, and the read is not reported.
+using HostReadHook = void (*)(const TensorBase& t, const char* what);
+void set_host_read_hook(HostReadHook hook);
+void report_host_read(const TensorBase& t, const char* what);
+
+class HostReadIsCheck {
+ public:
+  HostReadIsCheck();
+  ~HostReadIsCheck();
+  HostReadIsCheck(const HostReadIsCheck&) = delete;
+  HostReadIsCheck& operator=(const HostReadIsCheck&) = delete;
+};
+
 template <typename T> T TensorBase::item() const {
   if constexpr (std::is_same_v<T, bool>) return item_double() != 0.0;
   else if constexpr (std::is_integral_v<T>) return static_cast<T>(item_int64());

@@ -76,6 +76,7 @@ struct CompiledFunction::Impl {
   struct Entry {
     Guard guard;
     graph::Graph graph;
+    bool eager = false;  // the trace read data on the host (a graph break): calls with this guard run eagerly
   };
   TensorFunction fn;
   CompileOptions o;
@@ -101,13 +102,21 @@ struct CompiledFunction::Impl {
       g = t.finish(out);
     }
     const size_t traced = g.nodes().size();
+    ++stats.traces;
+    if (!g.host_reads().empty()) {
+      ++stats.graph_breaks;
+      log_info(fmt::format("[compile] {}: graph break: {}; calls like this one run eagerly", o.name,
+                           g.host_read_str()));
+      entries.push_back({std::move(guard), std::move(g), true});
+      last = &entries.back().graph;
+      return out;
+    }
     if (o.optimize) {
       stats.nodes_removed += graph::simplify(g);
       stats.nodes_removed += graph::eliminate_common_subexpressions(g);
       stats.nodes_removed += graph::eliminate_dead_code(g);
       g.verify();
     }
-    ++stats.traces;
     log_info(fmt::format("[compile] {}: traced {} nodes, {} after the passes (graph {} of at most {})", o.name,
                          traced, g.nodes().size(), entries.size() + 1, o.max_graphs));
     entries.push_back({std::move(guard), std::move(g)});
@@ -179,6 +188,7 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
   for (const Impl::Entry& e : s.entries) {
     if (!(e.guard == guard)) continue;
     s.last = &e.graph;
+    if (e.eager) return s.eager(args);
     ++s.stats.replays;
     if (s.verify_every > 0 && s.stats.replays % s.verify_every == 0) return s.verify(e, args);
     // A graph with its own backward (gradients left in .grad) replays without autograd; a forward-only one records

@@ -9,9 +9,12 @@
 // Guards: each argument's dtype, device, shape, strides and requires_grad; grad mode; autocast on/off and its dtype.
 // A call that fails them traces again (up to `max_graphs` graphs per function, then it runs eagerly, with a log line).
 //
-// What is baked in (document it where you compile): host control flow, host scalars (learning rates, step counts a
-// host loop keeps) and values read with item() are those of the traced call. Tensors the function reads without
-// taking them as arguments (parameters, optimizer state, buffers) are captured by identity and read live, so
+// What is baked in (document it where you compile): host control flow and host scalars (learning rates, step counts
+// a host loop keeps) are those of the traced call. Host code that reads data (item(), tolist(), printing a tensor
+// whose value depends on the arguments, parameters or random draws) makes a graph break: one log line names the read
+// and the op that made the value, and calls with that trace's guards run eagerly, so the host code sees every
+// call's own numbers. (Range checks inside ops do not count: the kernels repeat them.) Tensors the function reads
+// without taking them as arguments (parameters, optimizer state, buffers) are captured by identity and read live, so
 // updating them in place between calls is seen; replacing them with new tensor objects is not.
 // DS_COMPILE=0 in the environment runs every call eagerly; DS_COMPILE_VERIFY=N checks every N-th replay against an
 // eager run of the same call (the captured state restored in between) and throws naming the first output or
@@ -49,6 +52,7 @@ class CompiledFunction {
   struct Stats {
     int64_t eager = 0, traces = 0, replays = 0, verified = 0;
     int64_t nodes_removed = 0;  // by the passes, over all traces
+    int64_t graph_breaks = 0;   // traces that read data on the host (their calls run eagerly)
   };
   const Stats& stats() const;
   // The graph the last call replayed or traced (null before the first trace).

@@ -39,6 +39,8 @@ int64_t bytes_of(const Tensor& t) { return t.numel() * static_cast<int64_t>(item
 }  // namespace
 
 TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stats, bool record_autograd) {
+  DS_CHECK(g.host_reads().empty(), "graph", "the graph cannot run on its own: {} (a graph break; ds::compile runs "
+           "such calls eagerly)", g.host_read_str());
   DS_CHECK(args.size() == g.inputs().size(), "graph", "expects {} arguments, got {}", g.inputs().size(), args.size());
   std::vector<Tensor> env(g.num_values());
   for (size_t i = 0; i < args.size(); ++i) {
@@ -52,8 +54,12 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
     env[static_cast<size_t>(g.inputs()[i])] = a;
   }
   for (size_t i = 0; i < g.captured().size(); ++i) env[static_cast<size_t>(g.captured_values()[i])] = g.captured()[i];
-  for (size_t i = 0; i < g.rng().size(); ++i)
-    env[static_cast<size_t>(g.rng_values()[i])] = rng_input::draw(*g.rng()[i].generator, g.rng()[i].counters);
+  for (size_t i = 0; i < g.rng().size(); ++i) {
+    const RngDraw& d = g.rng()[i];
+    DS_CHECK(!d.alive.expired(), "graph", "random draw {} reads a generator that no longer exists (it was "
+             "destroyed after the trace; keep it alive as long as the graph runs)", i);
+    env[static_cast<size_t>(g.rng_values()[i])] = rng_input::draw(*d.generator, d.counters);
+  }
 
   const std::vector<int32_t> last = last_uses(g);
   auto act = [&](int32_t a) {

@@ -77,9 +77,30 @@ ValueId Graph::add_captured(const Tensor& t) {
 
 ValueId Graph::add_rng(const Tensor& state, Generator& g, uint64_t counters) {
   const ValueId v = new_value(meta_of(state, ValueKind::Rng, static_cast<int32_t>(rng_.size()), alias_sets_++));
-  rng_.push_back({&g, counters});
+  rng_.push_back({&g, counters, g.lifetime()});
   rng_values_.push_back(v);
   return v;
+}
+
+void Graph::freeze_dead_rng(std::span<const Tensor> states) {
+  DS_CHECK(states.size() == rng_.size(), "graph", "{} RNG states for {} draws", states.size(), rng_.size());
+  std::vector<RngDraw> live;
+  std::vector<ValueId> live_values;
+  for (size_t i = 0; i < rng_.size(); ++i) {
+    Value& v = values_[static_cast<size_t>(rng_values_[i])];
+    if (rng_[i].alive.expired()) {
+      v.kind = ValueKind::Captured;
+      v.index = static_cast<int32_t>(captured_.size());
+      captured_.push_back(states[i]);
+      captured_values_.push_back(rng_values_[i]);
+    } else {
+      v.index = static_cast<int32_t>(live.size());
+      live.push_back(rng_[i]);
+      live_values.push_back(rng_values_[i]);
+    }
+  }
+  rng_ = std::move(live);
+  rng_values_ = std::move(live_values);
 }
 
 std::span<const ValueId> Graph::add_node(OpId op, Attrs attrs, std::span<const ValueId> inputs,
@@ -107,6 +128,26 @@ std::span<const ValueId> Graph::add_node(OpId op, Attrs attrs, std::span<const V
 void Graph::add_effect(std::function<void()> effect) {
   actions_.push_back(Action{.host = std::move(effect)});
   trailing_actions_.push_back(static_cast<int32_t>(actions_.size() - 1));
+}
+
+void Graph::add_host_read(ValueId v, std::string what) {
+  host_reads_.push_back({static_cast<int32_t>(nodes_.size()), v, std::move(what)});
+}
+
+std::string Graph::host_read_str() const {
+  if (host_reads_.empty()) return "";
+  const HostRead& r = host_reads_.front();
+  const Value& v = value(r.value);
+  std::string of;
+  switch (v.kind) {
+    case ValueKind::Input: of = fmt::format("argument {}", v.index); break;
+    case ValueKind::Captured: of = fmt::format("a captured tensor {}", type_str(v)); break;
+    case ValueKind::Rng: of = "a random state"; break;
+    case ValueKind::Result:
+      of = fmt::format("the output of {} (node {})", op_def(nodes_[static_cast<size_t>(v.node)].op).name, v.node);
+      break;
+  }
+  return fmt::format("{} reads {} after {} of the graph's {} nodes", r.what, of, r.node, nodes_.size());
 }
 
 void Graph::set_grad(ValueId leaf, ValueId grad) {

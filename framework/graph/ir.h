@@ -15,6 +15,7 @@
 // learning rates, zero_grad's release of the old gradients) are actions, redone at their place in the order.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@ enum class ValueKind : uint8_t { Input, Captured, Rng, Result };
 struct RngDraw {
   Generator* generator = nullptr;
   uint64_t counters = 0;
+  std::weak_ptr<const int> alive;  // the generator's lifetime(): a run refuses to draw from a destroyed one
 };
 
 struct Value {
@@ -53,6 +55,14 @@ struct Action {
   ValueId grad = kNoValue;
 };
 
+// Host code read a value that depends on the data (item(), tolist(), printing) before node `node` was recorded. What
+// it did with the number is not in the graph, so a graph with a host read cannot stand for the call.
+struct HostRead {
+  int32_t node = 0;
+  ValueId value = kNoValue;
+  std::string what;  // "item()", "tolist()", "printing"
+};
+
 struct Node {
   OpId op{};
   Attrs attrs;
@@ -70,6 +80,9 @@ class Graph {
   ValueId add_captured(const Tensor& t);
   // Declares a Philox state drawn from g (held as a tensor of the trace, which is not reused).
   ValueId add_rng(const Tensor& state, Generator& g, uint64_t counters);
+  // Turns the RNG draws whose generator no longer exists (one the traced function made and dropped: it drew the
+  // same numbers on every call) into captured constants holding the state drawn then; states[i] is draw i's.
+  void freeze_dead_rng(std::span<const Tensor> states);
   // Appends a node; `outs` gives each output's metadata, `alias_of[k]` the value whose storage output k shares
   // (kNoValue: fresh storage). Returns the new values.
   std::span<const ValueId> add_node(OpId op, Attrs attrs, std::span<const ValueId> inputs,
@@ -82,6 +95,11 @@ class Graph {
   std::vector<std::pair<ValueId, ValueId>> grads() const;
   // Host code recorded by run_host_effect (ops/dispatch.h): it runs before the next node added (or at the end).
   void add_effect(std::function<void()> effect);
+  // A host read of v (HostRead) happened here, before the next node.
+  void add_host_read(ValueId v, std::string what);
+  const std::vector<HostRead>& host_reads() const { return host_reads_; }
+  // "item() reads the output of sum (node 11) after 12 of the graph's 40 nodes" for the first host read; "" if none.
+  std::string host_read_str() const;
   const std::vector<Action>& actions() const { return actions_; }
   const std::vector<int32_t>& trailing_actions() const { return trailing_actions_; }
   // For passes: removes the nodes `drop` marks (their actions move to the next node kept) and renumbers.
@@ -121,6 +139,7 @@ class Graph {
   std::vector<ValueId> inputs_, outputs_;
   std::vector<Action> actions_;
   std::vector<int32_t> trailing_actions_;  // recorded after the last node so far
+  std::vector<HostRead> host_reads_;
   std::vector<Tensor> captured_;
   std::vector<ValueId> captured_values_;
   std::vector<RngDraw> rng_;

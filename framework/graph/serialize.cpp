@@ -163,7 +163,7 @@ struct GraphIo {
     DS_CHECK(p.rng_size() == p.rng_counters_size(), "graph", "RNG draws and their counter counts differ");
     for (int i = 0; i < p.rng_size(); ++i) {
       g.rng_values_.push_back(check_value(p.rng(i), "an RNG state"));
-      g.rng_.push_back({&default_generator(), p.rng_counters(i)});
+      g.rng_.push_back({&default_generator(), p.rng_counters(i), default_generator().lifetime()});
     }
     for (const proto::Action& o : p.actions()) {
       Action a;
@@ -185,7 +185,10 @@ struct GraphIo {
   }
 };
 
-std::string to_bytes(const Graph& g) { return GraphIo::write(g); }
+std::string to_bytes(const Graph& g) {
+  DS_CHECK(g.host_reads().empty(), "graph", "a graph with a host read cannot be saved: {}", g.host_read_str());
+  return GraphIo::write(g);
+}
 
 Graph from_bytes(std::string_view bytes, std::span<const Tensor> captured) { return GraphIo::read(bytes, captured); }
 

@@ -28,6 +28,10 @@ void trace_host_hook(const std::function<void()>& effect) {
   if (tls_tracer) tls_tracer->record_host_effect(effect);
 }
 
+void host_read_hook(const TensorBase& t, const char* what) {
+  if (tls_tracer) tls_tracer->record_host_read(Tensor(t), what);
+}
+
 bool traced_hook(const TensorImpl* t) { return tls_tracer && tls_tracer->holds(t); }
 
 }  // namespace
@@ -41,6 +45,7 @@ Tracer::Tracer(std::span<const Tensor> inputs) {
   hooks.trace_grad = &trace_grad_hook;
   hooks.trace_host = &trace_host_hook;
   hooks.traced = &traced_hook;
+  set_host_read_hook(&host_read_hook);
   for (size_t i = 0; i < inputs.size(); ++i) {
     DS_CHECK(inputs[i].defined(), "trace", "argument {} is an undefined tensor", i);
     DS_CHECK(!values_.contains(inputs[i].impl()), "trace", "argument {} is the same tensor as an earlier one", i);
@@ -123,6 +128,7 @@ void Tracer::record(const OpDef& def, OpId op, std::span<const Tensor> inputs, c
 
 void Tracer::record_rng(const Tensor& state, Generator& generator, uint64_t counters) {
   bind(state, graph_.add_rng(state, generator, counters));
+  rng_states_.push_back(state);
 }
 
 void Tracer::record_grad(const Tensor& leaf, const Tensor& grad) {
@@ -130,6 +136,26 @@ void Tracer::record_grad(const Tensor& leaf, const Tensor& grad) {
   // A leaf the trace made itself (a tensor created and differentiated inside the function) is not the program's.
   // Every assignment is kept, in order (a later zero_grad may drop the gradient again).
   if (graph_.value(l).kind == ValueKind::Captured) graph_.set_grad(l, value_of(grad));
+}
+
+bool Tracer::depends_on_data(ValueId v) {
+  // Values only ever read earlier ones, so one scan in order covers the values added since the last call.
+  for (auto id = static_cast<ValueId>(data_.size()); id < static_cast<ValueId>(graph_.num_values()); ++id) {
+    const Value& x = graph_.value(id);
+    bool data = x.kind != ValueKind::Result;
+    if (!data) {
+      const Node& n = graph_.nodes()[static_cast<size_t>(x.node)];
+      for (ValueId in : n.inputs) data = data || (in != kNoValue && data_[static_cast<size_t>(in)]);
+      data = data || (n.target != kNoValue && data_[static_cast<size_t>(n.target)]);
+    }
+    data_.push_back(data);
+  }
+  return data_[static_cast<size_t>(v)];
+}
+
+void Tracer::record_host_read(const Tensor& t, const char* what) {
+  const ValueId v = value_of(t);
+  if (v != kNoValue && depends_on_data(v)) graph_.add_host_read(v, what);
 }
 
 void Tracer::record_host_effect(const std::function<void()>& effect) { graph_.add_effect(effect); }
@@ -145,8 +171,10 @@ Graph Tracer::finish(std::span<const Tensor> outputs) {
   dispatch_state().tracing = prev_tracing_;
   done_ = true;
   graph_.set_outputs(std::move(outs));
+  graph_.freeze_dead_rng(rng_states_);
   graph_.verify();
   keep_.clear();
+  rng_states_.clear();
   values_.clear();
   return std::move(graph_);
 }

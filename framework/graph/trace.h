@@ -38,6 +38,9 @@ class Tracer {
   void record_rng(const Tensor& state, Generator& generator, uint64_t counters);
   void record_grad(const Tensor& leaf, const Tensor& grad);
   void record_host_effect(const std::function<void()>& effect);
+  // Host code read t's values (core's report_host_read): a graph break unless t's value follows from constants alone
+  // (factories of baked host values, and ops on those), which every run reproduces.
+  void record_host_read(const Tensor& t, const char* what);
 
   // Whether the trace holds a reference to t (exactly one: tensors are kept alive until the trace ends).
   bool holds(const TensorImpl* t) const;
@@ -47,11 +50,15 @@ class Tracer {
 
  private:
   void bind(const Tensor& t, ValueId v);
+  // Whether v's value depends on an argument, a captured tensor or a random state (not on constants alone).
+  bool depends_on_data(ValueId v);
 
   Graph graph_;
   std::unordered_map<const TensorImpl*, ValueId> values_;
   std::unordered_map<const Storage*, std::vector<std::pair<ValueId, const TensorImpl*>>> by_storage_;
   std::vector<Tensor> keep_;
+  std::vector<Tensor> rng_states_;  // the state each RNG draw gave, in order
+  std::vector<bool> data_;  // depends_on_data of the values seen so far, by ValueId
   Tracer* prev_ = nullptr;
   bool prev_tracing_ = false;
   bool done_ = false;

@@ -2,7 +2,10 @@
 // that give the eager program's numbers bitwise (the same ops in the same order), a training step included.
 #include <catch2/catch.hpp>
 
+#include <memory>
+
 #include <ds/ds.h>
+#include <ds/graph/compile.h>
 #include <ds/graph/executor.h>
 #include <ds/graph/trace.h>
 
@@ -192,4 +195,26 @@ TEST_CASE("trace: in-place writes and the optimizer's update are nodes into thei
   CHECK(adam.outputs.size() == 3);  // p, and the new versions of m and v
   CHECK(g.value(adam.outputs[1]).alias == g.value(adam.inputs[2]).alias);
   CHECK(g.nodes().back().target == g.nodes()[0].outputs[0]);  // add_ writes the updated p
+}
+
+TEST_CASE("trace: a generator the function makes and drops draws the same numbers on every replay", "[graph]") {
+  auto f = [](std::span<const Tensor> x) {
+    Generator g(5);  // seeded the same on every call: eager draws the same numbers each time
+    return TensorList{x[0] + randn({3}, {}, &g)};
+  };
+  CompiledFunction c = compile(f, {.warmup = 0, .name = "local generator"});
+  for (double v : {0.0, 1.0, 2.0}) {
+    const Tensor x = full({3}, v);
+    CHECK(c({x})[0].tolist<float>() == f(std::vector<Tensor>{x})[0].tolist<float>());
+  }
+  CHECK(c.stats().replays == 2);
+  CHECK(c.last_graph()->rng().empty());  // the draw became a captured constant
+
+  // A generator that outlives the trace but not the graph: the replay names the problem.
+  auto owned = std::make_unique<Generator>(9);
+  CompiledFunction d = compile([&](std::span<const Tensor> x) { return TensorList{x[0] + rand({2}, {}, owned.get())}; },
+                               {.warmup = 0, .name = "dropped generator"});
+  d({ones({2})});
+  owned.reset();
+  CHECK_THROWS_WITH(d({ones({2})}), Catch::Contains("reads a generator that no longer exists"));
 }
