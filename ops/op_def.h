@@ -49,6 +49,21 @@ struct KernelCtx {
 };
 using KernelFn = void (*)(const KernelCtx& ctx);
 
+// ---- pointwise math: an elementwise primitive's formula over n contiguous elements, for the graph compiler's fused
+// groups (framework/graph/fusion.h), which run chains of such ops chunk by chunk without writing the intermediates
+// to memory. The CPU kernel calls the same function, so a fused group computes what eager does, bit for bit. Types:
+// the compute type C (float for f32, double for f64) for every operand, except comparisons (bool out) and where
+// (bool condition in[0]).
+struct PointwiseMath {
+  using Fn = void (*)(int64_t n, void* out, const void* const* in, const Attrs& attrs);
+  Fn f32 = nullptr;
+  Fn f64 = nullptr;
+  // Whether an element's result is the same whether Eigen computes it in a SIMD packet or in scalar code (one
+  // correctly rounded IEEE operation, comparisons, selections). Other formulas (exp, tanh) depend on where chunk
+  // boundaries fall, so they fuse only where the group walks the elements as the eager kernel does.
+  bool exact = false;
+};
+
 // ---- the vjp: the formula only. The engine un-broadcasts each returned gradient to its input's shape, casts it to
 // the input's dtype, sums gradients that fan in and skips inputs that need none.
 struct VjpCtx {
@@ -102,6 +117,7 @@ struct OpDef {
   const AttrSchema* attrs = nullptr;  // the struct its attributes are (&attrs_schema<ReduceAttrs>); null: none
   RuleFn rule = nullptr;
   KernelFn cpu = nullptr;
+  const PointwiseMath* pointwise = nullptr;  // elementwise primitives: the CPU kernel's math, for fused groups
   KernelFn cuda = nullptr;     // DS_CUDA_KERNEL(op) (ops/detail/cuda_kernel.h); null: none (call_op says so)
   // The dtypes its kernels run in, per device; call_op refuses others naming them. The dtype is that of input
   // `dtype_input` after the rule's casts (output 0's when it is -1 or absent). Composites: what the tests check.

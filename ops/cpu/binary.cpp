@@ -1,5 +1,6 @@
 // CPU kernels of the binary and ternary elementwise primitives. a, b: broadcast to out's shape, any strides, one
 // dtype (the rule casts them) -> out.
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -8,6 +9,7 @@
 
 #include "kernels.h"
 #include "loops.h"
+#include "pointwise.h"
 
 namespace ds::cpu {
 namespace {
@@ -28,15 +30,13 @@ void number_binary(const KernelCtx& c, M&& math) {
     map_elementwise<S, S, 2>(c, [&](int64_t n, C* o, const C* a, const C* b) { math(n, o, a, b); });
   });
 }
-// Comparisons: any input dtype, bool output.
+// Comparisons: any input dtype, bool output; m(n, bool* out, const C* a, const C* b).
 template <typename M>
-void compare(const KernelCtx& c, M&& cmp) {
+void compare(const KernelCtx& c, const M& m) {
   visit_all(c.in[0].dtype(), [&](auto tag) {
     using S = decltype(tag);
     using C = compute_t<S>;
-    map_elementwise<bool, S, 2>(c, [&](int64_t n, bool* o, const C* a, const C* b) {
-      for (int64_t i = 0; i < n; ++i) o[i] = cmp(a[i], b[i]);
-    });
+    map_elementwise<bool, S, 2>(c, [&](int64_t n, bool* o, const C* a, const C* b) { m(n, o, a, b); });
   });
 }
 // Arithmetic that also accepts bool (add is or, mul is and).
@@ -53,45 +53,75 @@ void arith(const KernelCtx& c, M&& math, B&& on_bool) {
 
 }  // namespace
 
-void add(const KernelCtx& c) {
-  arith(c, [](int64_t n, auto* o, const auto* a, const auto* b) { vec(o, n) = vec(a, n) + vec(b, n); },
-        [](bool x, bool y) { return x || y; });
-}
-void sub(const KernelCtx& c) {
-  number_binary(c, [](int64_t n, auto* o, const auto* a, const auto* b) { vec(o, n) = vec(a, n) - vec(b, n); });
-}
-void mul(const KernelCtx& c) {
-  arith(c, [](int64_t n, auto* o, const auto* a, const auto* b) { vec(o, n) = vec(a, n) * vec(b, n); },
-        [](bool x, bool y) { return x && y; });
-}
-void div(const KernelCtx& c) {
-  float_binary(c, [](int64_t n, auto* o, const auto* a, const auto* b) { vec(o, n) = vec(a, n) / vec(b, n); });
-}
-void pow(const KernelCtx& c) {
-  float_binary(c, [](int64_t n, auto* o, const auto* a, const auto* b) {
-    for (int64_t i = 0; i < n; ++i) o[i] = std::pow(a[i], b[i]);
-  });
-}
-// NaN propagates, like torch.maximum.
-void maximum(const KernelCtx& c) {
-  arith(c, [](int64_t n, auto* o, const auto* a, const auto* b) {
-    for (int64_t i = 0; i < n; ++i) o[i] = (a[i] > b[i] || a[i] != a[i]) ? a[i] : b[i];
-  }, [](bool x, bool y) { return x || y; });
-}
-void minimum(const KernelCtx& c) {
-  arith(c, [](int64_t n, auto* o, const auto* a, const auto* b) {
-    for (int64_t i = 0; i < n; ++i) o[i] = (a[i] < b[i] || a[i] != a[i]) ? a[i] : b[i];
-  }, [](bool x, bool y) { return x && y; });
-}
+// Each formula is a functor over contiguous arrays (see unary.cpp): the kernel and <op>_pointwise share it.
+#define DS_BINARY_MATH(op, expr)                                                                                \
+  namespace {                                                                                                   \
+  struct op##_math {                                                                                            \
+    template <typename C> void operator()(int64_t n, C* o, const C* a, const C* b) const { vec(o, n) = (expr); } \
+  };                                                                                                            \
+  }                                                                                                             \
+  const PointwiseMath op##_pointwise = pointwise_math<op##_math, 2>(true);
+DS_BINARY_MATH(add, vec(a, n) + vec(b, n))
+DS_BINARY_MATH(sub, vec(a, n) - vec(b, n))
+DS_BINARY_MATH(mul, vec(a, n) * vec(b, n))
+DS_BINARY_MATH(div, vec(a, n) / vec(b, n))
+#undef DS_BINARY_MATH
 
-void eq(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x == y; }); }
-void ne(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x != y; }); }
-void lt(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x < y; }); }
-void le(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x <= y; }); }
-void gt(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x > y; }); }
-void ge(const KernelCtx& c) { compare(c, [](auto x, auto y) { return x >= y; }); }
-void logical_and(const KernelCtx& c) { compare(c, [](bool x, bool y) { return x && y; }); }
-void logical_or(const KernelCtx& c) { compare(c, [](bool x, bool y) { return x || y; }); }
+namespace {
+struct pow_math {
+  template <typename C> void operator()(int64_t n, C* o, const C* a, const C* b) const {
+    for (int64_t i = 0; i < n; ++i) o[i] = std::pow(a[i], b[i]);
+  }
+};
+// NaN propagates, like torch.maximum.
+struct maximum_math {
+  template <typename C> void operator()(int64_t n, C* o, const C* a, const C* b) const {
+    for (int64_t i = 0; i < n; ++i) o[i] = (a[i] > b[i] || a[i] != a[i]) ? a[i] : b[i];
+  }
+};
+struct minimum_math {
+  template <typename C> void operator()(int64_t n, C* o, const C* a, const C* b) const {
+    for (int64_t i = 0; i < n; ++i) o[i] = (a[i] < b[i] || a[i] != a[i]) ? a[i] : b[i];
+  }
+};
+}  // namespace
+// std::pow is one libm call per element in the kernel and in a fused group alike.
+const PointwiseMath pow_pointwise = pointwise_math<pow_math, 2>(true);
+const PointwiseMath maximum_pointwise = pointwise_math<maximum_math, 2>(true);
+const PointwiseMath minimum_pointwise = pointwise_math<minimum_math, 2>(true);
+
+void add(const KernelCtx& c) { arith(c, add_math{}, [](bool x, bool y) { return x || y; }); }
+void sub(const KernelCtx& c) { number_binary(c, sub_math{}); }
+void mul(const KernelCtx& c) { arith(c, mul_math{}, [](bool x, bool y) { return x && y; }); }
+void div(const KernelCtx& c) { float_binary(c, div_math{}); }
+void pow(const KernelCtx& c) { float_binary(c, pow_math{}); }
+void maximum(const KernelCtx& c) { arith(c, maximum_math{}, [](bool x, bool y) { return x || y; }); }
+void minimum(const KernelCtx& c) { arith(c, minimum_math{}, [](bool x, bool y) { return x && y; }); }
+
+#define DS_COMPARE(op, expr)                                                                   \
+  namespace {                                                                                  \
+  struct op##_math {                                                                           \
+    template <typename C> void operator()(int64_t n, bool* o, const C* a, const C* b) const { \
+      for (int64_t i = 0; i < n; ++i) o[i] = (expr);                                           \
+    }                                                                                          \
+  };                                                                                           \
+  }                                                                                            \
+  void op(const KernelCtx& c) { compare(c, op##_math{}); }
+DS_COMPARE(eq, a[i] == b[i])
+DS_COMPARE(ne, a[i] != b[i])
+DS_COMPARE(lt, a[i] < b[i])
+DS_COMPARE(le, a[i] <= b[i])
+DS_COMPARE(gt, a[i] > b[i])
+DS_COMPARE(ge, a[i] >= b[i])
+DS_COMPARE(logical_and, bool(a[i]) && bool(b[i]))
+DS_COMPARE(logical_or, bool(a[i]) || bool(b[i]))
+#undef DS_COMPARE
+const PointwiseMath eq_pointwise = compare_math<eq_math>();
+const PointwiseMath ne_pointwise = compare_math<ne_math>();
+const PointwiseMath lt_pointwise = compare_math<lt_math>();
+const PointwiseMath le_pointwise = compare_math<le_math>();
+const PointwiseMath gt_pointwise = compare_math<gt_math>();
+const PointwiseMath ge_pointwise = compare_math<ge_math>();
 
 // cond: bool; a, b: one dtype; all broadcast to out. Elements are moved as they are (no arithmetic), so the loop
 // works on the storage type directly.
@@ -138,16 +168,27 @@ void where(const KernelCtx& c) {
   });
 }
 
-}  // namespace ds::cpu
-
-namespace ds::cpu {
+namespace {
+// where's formula for fused groups: the same selection of bits as the kernel above.
+struct where_math {
+  template <typename C> void operator()(int64_t n, C* o, const bool* m, const C* a, const C* b) const {
+    using U = std::conditional_t<sizeof(C) == 4, uint32_t, uint64_t>;
+    for (int64_t i = 0; i < n; ++i) {
+      const U mask = static_cast<U>(-static_cast<U>(m[i])), x = std::bit_cast<U>(a[i]), y = std::bit_cast<U>(b[i]);
+      o[i] = std::bit_cast<C>(static_cast<U>((x & mask) | (y & static_cast<U>(~mask))));
+    }
+  }
+};
+}  // namespace
+const PointwiseMath where_pointwise = select_math<where_math>();
 
 // gelu_backward: in g, x -> g * gelu'(x). attrs: GeluAttrs, tanh (the approximation's derivative) or the erf
 // form's, Phi(x) + x phi(x).
-void gelu_backward(const KernelCtx& c) {
-  const bool tanh_form = c.attrs.get<GeluAttrs>().tanh;
-  float_binary(c, [tanh_form](int64_t n, auto* o, const auto* a, const auto* b) {
-    using C = std::remove_cvref_t<decltype(*a)>;
+namespace {
+struct gelu_backward_math {
+  bool tanh_form;
+  explicit gelu_backward_math(const Attrs& attrs) : tanh_form(attrs.get<GeluAttrs>().tanh) {}
+  template <typename C> void operator()(int64_t n, C* o, const C* a, const C* b) const {
     const auto g = vec(a, n);
     const auto x = vec(b, n);
     if (tanh_form) {
@@ -159,7 +200,10 @@ void gelu_backward(const KernelCtx& c) {
       vec(o, n) = g * (C(0.5) * (C(1) + (x * C(0.7071067811865476)).erf()) +
                        x * (x.square() * C(-0.5)).exp() * C(0.3989422804014327));
     }
-  });
-}
+  }
+};
+}  // namespace
+void gelu_backward(const KernelCtx& c) { float_binary(c, gelu_backward_math(c.attrs)); }
+const PointwiseMath gelu_backward_pointwise = pointwise_math<gelu_backward_math, 2>(false);
 
 }  // namespace ds::cpu

@@ -133,7 +133,7 @@ void map_elementwise(const KernelCtx& c, F&& f) {
       OC* o = static_cast<OC*>(c.out[0].data());
       const IC* in[NIn > 0 ? NIn : 1];
       for (int k = 0; k < NIn; ++k) in[k] = static_cast<const IC*>(c.in[k].data());
-      parallel_for(c.out[0].numel(), kGrain, [&](int64_t b, int64_t e) {
+      parallel_for_aligned(c.out[0].numel(), kGrain, kChunk, [&](int64_t b, int64_t e) {
         if constexpr (NIn == 0) f(e - b, o + b);
         else if constexpr (NIn == 1) f(e - b, o + b, in[0] + b);
         else if constexpr (NIn == 2) f(e - b, o + b, in[0] + b, in[1] + b);
@@ -174,7 +174,7 @@ void map_elementwise(const KernelCtx& c, F&& f) {
       }
     });
   };
-  parallel_for(it.numel, kGrain, body);
+  parallel_for_aligned(it.numel, kGrain, kChunk, body);
 }
 
 // Dispatch helpers over the storage dtype.

@@ -70,9 +70,9 @@ void where_rule(const OpCall& c, RuleResult& r) {
 constexpr DTypeSet kNumbers = kFloatTypes | kIntTypes;
 
 // The CUDA kernels run the CPU kernels' dtypes.
-OpDef binary_row(std::string_view name, RuleFn rule, KernelFn cpu, KernelFn cuda, DTypeSet dtypes, VjpFn vjp,
+OpDef binary_row(std::string_view name, RuleFn rule, KernelFn cpu, const PointwiseMath* pointwise, KernelFn cuda, DTypeSet dtypes, VjpFn vjp,
                  uint32_t save_in, TestFacts t, AutocastClass autocast = AutocastClass::Passthrough) {
-  return OpDef{.name = name, .rule = rule, .cpu = cpu, .cuda = cuda, .cpu_dtypes = dtypes, .cuda_dtypes = dtypes,
+  return OpDef{.name = name, .rule = rule, .cpu = cpu, .pointwise = pointwise, .cuda = cuda, .cpu_dtypes = dtypes, .cuda_dtypes = dtypes,
                .autocast = autocast, .vjp = vjp, .save_in = save_in, .strided_out = true, .test = std::move(t)};
 }
 
@@ -89,57 +89,57 @@ std::vector<BadCase> broadcast_bad() {
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(add) binary_row("add", rules::binary_arith_rule, cpu::add, DS_CUDA_KERNEL(add), kAllTypes, add_vjp, 0, {
+DS_PRIMITIVE_ROW(add) binary_row("add", rules::binary_arith_rule, cpu::add, &cpu::add_pointwise, DS_CUDA_KERNEL(add), kAllTypes, add_vjp, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return a + b; }); },
     .bad = broadcast_bad, .ref2 = [](double a, double b) { return a + b; }, .gradgrad = true});
-DS_PRIMITIVE_ROW(sub) binary_row("sub", rules::binary_arith_rule, cpu::sub, DS_CUDA_KERNEL(sub), kNumbers, sub_vjp, 0, {
+DS_PRIMITIVE_ROW(sub) binary_row("sub", rules::binary_arith_rule, cpu::sub, &cpu::sub_pointwise, DS_CUDA_KERNEL(sub), kNumbers, sub_vjp, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return a - b; }); },
     .ref2 = [](double a, double b) { return a - b; }});
-DS_PRIMITIVE_ROW(mul) binary_row("mul", rules::binary_arith_rule, cpu::mul, DS_CUDA_KERNEL(mul), kAllTypes, mul_vjp, 3, {
+DS_PRIMITIVE_ROW(mul) binary_row("mul", rules::binary_arith_rule, cpu::mul, &cpu::mul_pointwise, DS_CUDA_KERNEL(mul), kAllTypes, mul_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return a * b; }); },
     .ref2 = [](double a, double b) { return a * b; }, .gradgrad = true});
-DS_PRIMITIVE_ROW(div) binary_row("div", rules::binary_float_rule, cpu::div, DS_CUDA_KERNEL(div), kNumbers, div_vjp, 3, {
+DS_PRIMITIVE_ROW(div) binary_row("div", rules::binary_float_rule, cpu::div, &cpu::div_pointwise, DS_CUDA_KERNEL(div), kNumbers, div_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, -2, 2, 0.5, 2, [](const Tensor& a, const Tensor& b) { return a / b; }); },
     .ref2 = [](double a, double b) { return a / b; }, .gradgrad = true});
-DS_PRIMITIVE_ROW(pow) binary_row("pow", rules::binary_float_rule, cpu::pow, DS_CUDA_KERNEL(pow),
+DS_PRIMITIVE_ROW(pow) binary_row("pow", rules::binary_float_rule, cpu::pow, &cpu::pow_pointwise, DS_CUDA_KERNEL(pow),
     kFloatTypes, pow_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, 0.5, 2, -1.5, 1.5, [](const Tensor& a, const Tensor& b) { return pow(a, b); }); },
     .ref2 = [](double a, double b) { return std::pow(a, b); }, .gradgrad = true}, AutocastClass::F32);
-DS_PRIMITIVE_ROW(maximum) binary_row("maximum", rules::binary_arith_rule, cpu::maximum, DS_CUDA_KERNEL(maximum),
+DS_PRIMITIVE_ROW(maximum) binary_row("maximum", rules::binary_arith_rule, cpu::maximum, &cpu::maximum_pointwise, DS_CUDA_KERNEL(maximum),
     kAllTypes, maximum_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return maximum(a, b); }); },
     .ref2 = [](double a, double b) { return std::max(a, b); }});
-DS_PRIMITIVE_ROW(minimum) binary_row("minimum", rules::binary_arith_rule, cpu::minimum, DS_CUDA_KERNEL(minimum),
+DS_PRIMITIVE_ROW(minimum) binary_row("minimum", rules::binary_arith_rule, cpu::minimum, &cpu::minimum_pointwise, DS_CUDA_KERNEL(minimum),
     kAllTypes, minimum_vjp, 3, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return minimum(a, b); }); },
     .ref2 = [](double a, double b) { return std::min(a, b); }});
-DS_PRIMITIVE_ROW(eq) binary_row("eq", rules::compare_rule, cpu::eq, DS_CUDA_KERNEL(eq), kAllTypes, nullptr, 0, {
+DS_PRIMITIVE_ROW(eq) binary_row("eq", rules::compare_rule, cpu::eq, &cpu::eq_pointwise, DS_CUDA_KERNEL(eq), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return eq(a, b); }, true); },
     .ref2 = [](double a, double b) { return double(a == b); }});
-DS_PRIMITIVE_ROW(ne) binary_row("ne", rules::compare_rule, cpu::ne, DS_CUDA_KERNEL(ne), kAllTypes, nullptr, 0, {
+DS_PRIMITIVE_ROW(ne) binary_row("ne", rules::compare_rule, cpu::ne, &cpu::ne_pointwise, DS_CUDA_KERNEL(ne), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return ne(a, b); }, true); },
     .ref2 = [](double a, double b) { return double(a != b); }});
-DS_PRIMITIVE_ROW(lt) binary_row("lt", rules::compare_rule, cpu::lt, DS_CUDA_KERNEL(lt), kAllTypes, nullptr, 0, {
+DS_PRIMITIVE_ROW(lt) binary_row("lt", rules::compare_rule, cpu::lt, &cpu::lt_pointwise, DS_CUDA_KERNEL(lt), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return lt(a, b); }, true); },
     .ref2 = [](double a, double b) { return double(a < b); }});
-DS_PRIMITIVE_ROW(le) binary_row("le", rules::compare_rule, cpu::le, DS_CUDA_KERNEL(le), kAllTypes, nullptr, 0, {
+DS_PRIMITIVE_ROW(le) binary_row("le", rules::compare_rule, cpu::le, &cpu::le_pointwise, DS_CUDA_KERNEL(le), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return le(a, b); }, true); },
     .ref2 = [](double a, double b) { return double(a <= b); }});
-DS_PRIMITIVE_ROW(gt) binary_row("gt", rules::compare_rule, cpu::gt, DS_CUDA_KERNEL(gt), kAllTypes, nullptr, 0, {
+DS_PRIMITIVE_ROW(gt) binary_row("gt", rules::compare_rule, cpu::gt, &cpu::gt_pointwise, DS_CUDA_KERNEL(gt), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return gt(a, b); }, true); },
     .ref2 = [](double a, double b) { return double(a > b); }});
-DS_PRIMITIVE_ROW(ge) binary_row("ge", rules::compare_rule, cpu::ge, DS_CUDA_KERNEL(ge), kAllTypes, nullptr, 0, {
+DS_PRIMITIVE_ROW(ge) binary_row("ge", rules::compare_rule, cpu::ge, &cpu::ge_pointwise, DS_CUDA_KERNEL(ge), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return ge(a, b); }, true); },
     .ref2 = [](double a, double b) { return double(a >= b); }});
-DS_PRIMITIVE_ROW(logical_and) binary_row("logical_and", rules::logical_rule, cpu::logical_and,
+DS_PRIMITIVE_ROW(logical_and) binary_row("logical_and", rules::logical_rule, cpu::logical_and, nullptr,
     DS_CUDA_KERNEL(logical_and), kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return logical_and(a, b); }, true); },
     .ref2 = [](double a, double b) { return double(a != 0 && b != 0); }});
-DS_PRIMITIVE_ROW(logical_or) binary_row("logical_or", rules::logical_rule, cpu::logical_or, DS_CUDA_KERNEL(logical_or),
+DS_PRIMITIVE_ROW(logical_or) binary_row("logical_or", rules::logical_rule, cpu::logical_or, nullptr, DS_CUDA_KERNEL(logical_or),
     kAllTypes, nullptr, 0, {
     .cases = [](DType dt) { return binary(dt, -2, 2, -2, 2, [](const Tensor& a, const Tensor& b) { return logical_or(a, b); }, true); },
     .ref2 = [](double a, double b) { return double(a != 0 || b != 0); }});
-DS_PRIMITIVE_ROW(where) OpDef{.name = "where", .rule = where_rule, .cpu = cpu::where, .cuda = DS_CUDA_KERNEL(where),
+DS_PRIMITIVE_ROW(where) OpDef{.name = "where", .rule = where_rule, .cpu = cpu::where, .pointwise = &cpu::where_pointwise, .cuda = DS_CUDA_KERNEL(where),
     .cpu_dtypes = kAllTypes, .cuda_dtypes = kAllTypes, .dtype_input = 1, .vjp = where_vjp, .save_in = 1,
     .strided_out = true, .test = {
     .cases = [](DType dt) {

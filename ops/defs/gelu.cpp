@@ -37,12 +37,12 @@ using samples::unary;
 
 // clang-format off
 DS_PRIMITIVE_ROW(gelu) OpDef{.name = "gelu", .attrs = &attrs_schema<GeluAttrs>, .rule = rules::unary_float_rule,
-    .cpu = cpu::gelu, .cuda = DS_CUDA_KERNEL(gelu), .cuda_dtypes = kFloatTypes, .vjp = gelu_vjp,
+    .cpu = cpu::gelu, .pointwise = &cpu::gelu_pointwise, .cuda = DS_CUDA_KERNEL(gelu), .cuda_dtypes = kFloatTypes, .vjp = gelu_vjp,
     .vjp_graph = gelu_vjp_graph, .save_in = 0b1, .strided_out = true, .test = {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return gelu(x); }); },
     .ref1 = [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, .gradgrad = true}};
 DS_PRIMITIVE_ROW(gelu_backward) OpDef{.name = "gelu_backward", .attrs = &attrs_schema<GeluAttrs>,
-    .rule = rules::binary_float_rule, .cpu = cpu::gelu_backward, .cuda = DS_CUDA_KERNEL(gelu_backward),
+    .rule = rules::binary_float_rule, .cpu = cpu::gelu_backward, .pointwise = &cpu::gelu_backward_pointwise, .cuda = DS_CUDA_KERNEL(gelu_backward),
     .cuda_dtypes = kFloatTypes, .strided_out = true, .test = {
     .cases = [](DType dt) {
       return samples::binary(dt, -2, 2, -3, 3, [](const Tensor& g, const Tensor& x) {

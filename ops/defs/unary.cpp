@@ -85,9 +85,9 @@ TensorList clamp_vjp(const VjpCtx& c) {
 constexpr DTypeSet kNumbers = kFloatTypes | kIntTypes;
 
 // The row of a unary elementwise primitive without attributes; its CUDA kernel runs the dtypes the CPU one does.
-OpDef unary_row(std::string_view name, RuleFn rule, KernelFn cpu, KernelFn cuda, DTypeSet dtypes,
+OpDef unary_row(std::string_view name, RuleFn rule, KernelFn cpu, const PointwiseMath* pointwise, KernelFn cuda, DTypeSet dtypes,
                 AutocastClass autocast, VjpFn vjp, uint32_t save_in, uint32_t save_out, TestFacts test) {
-  return OpDef{.name = name, .rule = rule, .cpu = cpu, .cuda = cuda, .cpu_dtypes = dtypes, .cuda_dtypes = dtypes,
+  return OpDef{.name = name, .rule = rule, .cpu = cpu, .pointwise = pointwise, .cuda = cuda, .cpu_dtypes = dtypes, .cuda_dtypes = dtypes,
                .autocast = autocast, .vjp = vjp, .save_in = save_in, .save_out = save_out, .strided_out = true,
                .test = std::move(test)};
 }
@@ -96,84 +96,84 @@ constexpr AutocastClass kAsIs = AutocastClass::Passthrough, kInF32 = AutocastCla
 }  // namespace
 
 // clang-format off
-DS_PRIMITIVE_ROW(neg) unary_row("neg", rules::unary_same_rule, cpu::neg, DS_CUDA_KERNEL(neg),
+DS_PRIMITIVE_ROW(neg) unary_row("neg", rules::unary_same_rule, cpu::neg, &cpu::neg_pointwise, DS_CUDA_KERNEL(neg),
     kNumbers, kAsIs, neg_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return neg(x); }); },
     .ref1 = [](double x) { return -x; }, .gradgrad = true});
-DS_PRIMITIVE_ROW(abs) unary_row("abs", rules::unary_same_rule, cpu::abs, DS_CUDA_KERNEL(abs),
+DS_PRIMITIVE_ROW(abs) unary_row("abs", rules::unary_same_rule, cpu::abs, &cpu::abs_pointwise, DS_CUDA_KERNEL(abs),
     kNumbers, kAsIs, abs_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return abs(x); }); },
     .ref1 = [](double x) { return std::fabs(x); }});
-DS_PRIMITIVE_ROW(exp) unary_row("exp", rules::unary_float_rule, cpu::exp, DS_CUDA_KERNEL(exp),
+DS_PRIMITIVE_ROW(exp) unary_row("exp", rules::unary_float_rule, cpu::exp, &cpu::exp_pointwise, DS_CUDA_KERNEL(exp),
     kFloatTypes, kInF32, exp_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return exp(x); }); },
     .ref1 = [](double x) { return std::exp(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(log) unary_row("log", rules::unary_float_rule, cpu::log, DS_CUDA_KERNEL(log),
+DS_PRIMITIVE_ROW(log) unary_row("log", rules::unary_float_rule, cpu::log, &cpu::log_pointwise, DS_CUDA_KERNEL(log),
     kFloatTypes, kInF32, log_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, 0.5, 3, [](const Tensor& x) { return log(x); }); },
     .ref1 = [](double x) { return std::log(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(log1p) unary_row("log1p", rules::unary_float_rule, cpu::log1p, DS_CUDA_KERNEL(log1p),
+DS_PRIMITIVE_ROW(log1p) unary_row("log1p", rules::unary_float_rule, cpu::log1p, &cpu::log1p_pointwise, DS_CUDA_KERNEL(log1p),
     kFloatTypes, kInF32, log1p_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -0.5, 2, [](const Tensor& x) { return log1p(x); }); },
     .ref1 = [](double x) { return std::log1p(x); }});
-DS_PRIMITIVE_ROW(expm1) unary_row("expm1", rules::unary_float_rule, cpu::expm1, DS_CUDA_KERNEL(expm1),
+DS_PRIMITIVE_ROW(expm1) unary_row("expm1", rules::unary_float_rule, cpu::expm1, &cpu::expm1_pointwise, DS_CUDA_KERNEL(expm1),
     kFloatTypes, kInF32, expm1_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return expm1(x); }); },
     .ref1 = [](double x) { return std::expm1(x); }});
-DS_PRIMITIVE_ROW(sqrt) unary_row("sqrt", rules::unary_float_rule, cpu::sqrt, DS_CUDA_KERNEL(sqrt),
+DS_PRIMITIVE_ROW(sqrt) unary_row("sqrt", rules::unary_float_rule, cpu::sqrt, &cpu::sqrt_pointwise, DS_CUDA_KERNEL(sqrt),
     kFloatTypes, kInF32, sqrt_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, 0.5, 3, [](const Tensor& x) { return sqrt(x); }); },
     .ref1 = [](double x) { return std::sqrt(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(rsqrt) unary_row("rsqrt", rules::unary_float_rule, cpu::rsqrt, DS_CUDA_KERNEL(rsqrt),
+DS_PRIMITIVE_ROW(rsqrt) unary_row("rsqrt", rules::unary_float_rule, cpu::rsqrt, &cpu::rsqrt_pointwise, DS_CUDA_KERNEL(rsqrt),
     kFloatTypes, kInF32, rsqrt_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, 0.5, 3, [](const Tensor& x) { return rsqrt(x); }); },
     .ref1 = [](double x) { return 1 / std::sqrt(x); }});
-DS_PRIMITIVE_ROW(sin) unary_row("sin", rules::unary_float_rule, cpu::sin, DS_CUDA_KERNEL(sin),
+DS_PRIMITIVE_ROW(sin) unary_row("sin", rules::unary_float_rule, cpu::sin, &cpu::sin_pointwise, DS_CUDA_KERNEL(sin),
     kFloatTypes, kAsIs, sin_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return sin(x); }); },
     .ref1 = [](double x) { return std::sin(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(cos) unary_row("cos", rules::unary_float_rule, cpu::cos, DS_CUDA_KERNEL(cos),
+DS_PRIMITIVE_ROW(cos) unary_row("cos", rules::unary_float_rule, cpu::cos, &cpu::cos_pointwise, DS_CUDA_KERNEL(cos),
     kFloatTypes, kAsIs, cos_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return cos(x); }); },
     .ref1 = [](double x) { return std::cos(x); }});
-DS_PRIMITIVE_ROW(tanh) unary_row("tanh", rules::unary_float_rule, cpu::tanh, DS_CUDA_KERNEL(tanh),
+DS_PRIMITIVE_ROW(tanh) unary_row("tanh", rules::unary_float_rule, cpu::tanh, &cpu::tanh_pointwise, DS_CUDA_KERNEL(tanh),
     kFloatTypes, kAsIs, tanh_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return tanh(x); }); },
     .ref1 = [](double x) { return std::tanh(x); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(sigmoid) unary_row("sigmoid", rules::unary_float_rule, cpu::sigmoid, DS_CUDA_KERNEL(sigmoid),
+DS_PRIMITIVE_ROW(sigmoid) unary_row("sigmoid", rules::unary_float_rule, cpu::sigmoid, &cpu::sigmoid_pointwise, DS_CUDA_KERNEL(sigmoid),
     kFloatTypes, kAsIs, sigmoid_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -4, 4, [](const Tensor& x) { return sigmoid(x); }); },
     .ref1 = [](double x) { return 1 / (1 + std::exp(-x)); }, .gradgrad = true});
-DS_PRIMITIVE_ROW(relu) unary_row("relu", rules::unary_same_rule, cpu::relu, DS_CUDA_KERNEL(relu),
+DS_PRIMITIVE_ROW(relu) unary_row("relu", rules::unary_same_rule, cpu::relu, &cpu::relu_pointwise, DS_CUDA_KERNEL(relu),
     kNumbers, kAsIs, relu_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return relu(x); }); },
     .ref1 = [](double x) { return x > 0 ? x : 0.0; }});
-DS_PRIMITIVE_ROW(erf) unary_row("erf", rules::unary_float_rule, cpu::erf, DS_CUDA_KERNEL(erf),
+DS_PRIMITIVE_ROW(erf) unary_row("erf", rules::unary_float_rule, cpu::erf, &cpu::erf_pointwise, DS_CUDA_KERNEL(erf),
     kFloatTypes, kAsIs, erf_vjp, 1, 0, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return erf(x); }); },
     .ref1 = [](double x) { return std::erf(x); }});
-DS_PRIMITIVE_ROW(floor) unary_row("floor", rules::unary_same_rule, cpu::floor, DS_CUDA_KERNEL(floor),
+DS_PRIMITIVE_ROW(floor) unary_row("floor", rules::unary_same_rule, cpu::floor, nullptr, DS_CUDA_KERNEL(floor),
     kNumbers, kAsIs, zero_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return floor(x); }); },
     .ref1 = [](double x) { return std::floor(x); }});
-DS_PRIMITIVE_ROW(ceil) unary_row("ceil", rules::unary_same_rule, cpu::ceil, DS_CUDA_KERNEL(ceil),
+DS_PRIMITIVE_ROW(ceil) unary_row("ceil", rules::unary_same_rule, cpu::ceil, nullptr, DS_CUDA_KERNEL(ceil),
     kNumbers, kAsIs, zero_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return ceil(x); }); },
     .ref1 = [](double x) { return std::ceil(x); }});
-DS_PRIMITIVE_ROW(round) unary_row("round", rules::unary_same_rule, cpu::round, DS_CUDA_KERNEL(round),
+DS_PRIMITIVE_ROW(round) unary_row("round", rules::unary_same_rule, cpu::round, nullptr, DS_CUDA_KERNEL(round),
     kNumbers, kAsIs, zero_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -3, 3, [](const Tensor& x) { return round(x); }); },
     .ref1 = [](double x) { return std::nearbyint(x); }});
-DS_PRIMITIVE_ROW(sign) unary_row("sign", rules::unary_same_rule, cpu::sign, DS_CUDA_KERNEL(sign),
+DS_PRIMITIVE_ROW(sign) unary_row("sign", rules::unary_same_rule, cpu::sign, nullptr, DS_CUDA_KERNEL(sign),
     kNumbers, kAsIs, zero_vjp, 0, 0, {
     .cases = [](DType dt) { return unary(dt, -2, 2, [](const Tensor& x) { return sign(x); }); },
     .ref1 = [](double x) { return static_cast<double>((x > 0) - (x < 0)); }});
 DS_PRIMITIVE_ROW(reciprocal) unary_row("reciprocal", rules::unary_float_rule,
-    cpu::reciprocal, DS_CUDA_KERNEL(reciprocal), kFloatTypes, kInF32, reciprocal_vjp, 0, 1, {
+    cpu::reciprocal, &cpu::reciprocal_pointwise, DS_CUDA_KERNEL(reciprocal), kFloatTypes, kInF32, reciprocal_vjp, 0, 1, {
     .cases = [](DType dt) { return unary(dt, 0.5, 2, [](const Tensor& x) { return reciprocal(x); }); },
     .ref1 = [](double x) { return 1 / x; }, .gradgrad = true});
 DS_PRIMITIVE_ROW(pow_scalar) OpDef{.name = "pow_scalar", .attrs = &attrs_schema<PowScalarAttrs>,
-    .rule = pow_scalar_rule, .cpu = cpu::pow_scalar, .cuda = DS_CUDA_KERNEL(pow_scalar), .cpu_dtypes = kNumbers,
+    .rule = pow_scalar_rule, .cpu = cpu::pow_scalar, .pointwise = &cpu::pow_scalar_pointwise, .cuda = DS_CUDA_KERNEL(pow_scalar), .cpu_dtypes = kNumbers,
     .cuda_dtypes = kNumbers, .autocast = kInF32, .vjp = pow_scalar_vjp, .save_in = 1, .strided_out = true, .test = {
     .cases = [](DType dt) {
       auto v = unary(dt, 0.5, 2, [](const Tensor& x) { return pow(x, 2.5); });
@@ -182,7 +182,7 @@ DS_PRIMITIVE_ROW(pow_scalar) OpDef{.name = "pow_scalar", .attrs = &attrs_schema<
     },
     .gradgrad = true}};
 DS_PRIMITIVE_ROW(clamp) OpDef{.name = "clamp", .attrs = &attrs_schema<ClampAttrs>, .rule = clamp_rule,
-    .cpu = cpu::clamp, .cuda = DS_CUDA_KERNEL(clamp), .cpu_dtypes = kNumbers, .cuda_dtypes = kNumbers,
+    .cpu = cpu::clamp, .pointwise = &cpu::clamp_pointwise, .cuda = DS_CUDA_KERNEL(clamp), .cpu_dtypes = kNumbers, .cuda_dtypes = kNumbers,
     .vjp = clamp_vjp, .save_in = 1, .strided_out = true, .test = {
     .cases = [](DType dt) {
       auto v = unary(dt, -2, 2, [](const Tensor& x) { return clamp(x, -0.5, 1); });
