@@ -12,6 +12,7 @@
 #include <ds/core/logging.h>
 
 #include "executor.h"
+#include "fusion.h"
 #include "passes/passes.h"
 #include "trace.h"
 
@@ -77,10 +78,11 @@ struct CompiledFunction::Impl {
     Guard guard;
     graph::Graph graph;
     bool eager = false;  // the trace read data on the host (a graph break): calls with this guard run eagerly
+    graph::FusionPlan fusion;
   };
   TensorFunction fn;
   CompileOptions o;
-  bool enabled = true;
+  bool enabled = true, fuse = true;
   int verify_every = 0;
   int64_t calls = 0;
   std::deque<Entry> entries;  // (stable addresses: `last` points into it)
@@ -117,9 +119,13 @@ struct CompiledFunction::Impl {
       stats.nodes_removed += graph::eliminate_dead_code(g);
       g.verify();
     }
-    log_info(fmt::format("[compile] {}: traced {} nodes, {} after the passes (graph {} of at most {})", o.name,
-                         traced, g.nodes().size(), entries.size() + 1, o.max_graphs));
-    entries.push_back({std::move(guard), std::move(g)});
+    graph::FusionPlan fusion;
+    if (fuse) fusion = graph::plan_fusion(g);
+    stats.fused_nodes += fusion.fused_nodes;
+    log_info(fmt::format("[compile] {}: traced {} nodes, {} after the passes, {} of them in {} fused groups (graph {} "
+                         "of at most {})", o.name, traced, g.nodes().size(), fusion.fused_nodes, fusion.groups.size(),
+                         entries.size() + 1, o.max_graphs));
+    entries.push_back({std::move(guard), std::move(g), false, std::move(fusion)});
     last = &entries.back().graph;
     return out;
   }
@@ -137,7 +143,7 @@ struct CompiledFunction::Impl {
     std::vector<PhiloxState> rng_before;
     for (const graph::RngDraw& d : g.rng()) rng_before.push_back(d.generator->state());
 
-    TensorList compiled = graph::execute(g, args);
+    TensorList compiled = graph::execute(g, args, nullptr, false, &e.fusion);
     for (Tensor& t : compiled) t = t.clone();
     std::vector<Tensor> after;
     for (const Tensor& c : g.captured()) after.push_back(c.clone());
@@ -172,6 +178,7 @@ CompiledFunction::CompiledFunction(TensorFunction fn, CompileOptions options) : 
   impl_->fn = std::move(fn);
   impl_->o = std::move(options);
   impl_->enabled = env_int("DS_COMPILE", 1) != 0;
+  impl_->fuse = impl_->o.fuse && env_int("DS_COMPILE_FUSE", 1) != 0;
   impl_->verify_every = impl_->o.verify_every >= 0 ? impl_->o.verify_every : env_int("DS_COMPILE_VERIFY", 0);
   DS_CHECK(impl_->o.warmup >= 0 && impl_->o.max_graphs >= 1, "compile", "{}: warmup must be >= 0 and max_graphs "
            ">= 1, got {} and {}", impl_->o.name, impl_->o.warmup, impl_->o.max_graphs);
@@ -193,7 +200,7 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
     if (s.verify_every > 0 && s.stats.replays % s.verify_every == 0) return s.verify(e, args);
     // A graph with its own backward (gradients left in .grad) replays without autograd; a forward-only one records
     // autograd when the caller's grad mode does, so its outputs can be differentiated eagerly.
-    return graph::execute(e.graph, args, nullptr, guard.grad_mode && e.graph.grads().empty());
+    return graph::execute(e.graph, args, nullptr, guard.grad_mode && e.graph.grads().empty(), &e.fusion);
   }
   if (static_cast<int>(s.entries.size()) >= s.o.max_graphs) {
     if (!s.warned_full)

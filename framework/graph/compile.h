@@ -31,6 +31,8 @@ namespace ds {
 struct CompileOptions {
   int warmup = 1;          // eager calls before the trace
   bool optimize = true;    // run the graph passes
+  bool fuse = true;        // run chains of pointwise ops as fused CPU programs (graph/fusion.h); DS_COMPILE_FUSE=0
+                           // turns it off
   int max_graphs = 8;      // traces kept per function (one per set of guards)
   int verify_every = -1;   // replays between eager checks; -1: DS_COMPILE_VERIFY (0: never)
   double verify_rtol = 1e-5, verify_atol = 1e-6;
@@ -53,6 +55,7 @@ class CompiledFunction {
     int64_t eager = 0, traces = 0, replays = 0, verified = 0;
     int64_t nodes_removed = 0;  // by the passes, over all traces
     int64_t graph_breaks = 0;   // traces that read data on the host (their calls run eagerly)
+    int64_t fused_nodes = 0;    // nodes run inside fused groups, over all traces' plans
   };
   const Stats& stats() const;
   // The graph the last call replayed or traced (null before the first trace).

@@ -5,8 +5,11 @@
 #include <ds/core/detail/check.h>
 #include <ds/core/grad_mode.h>
 #include <ds/ops/dispatch.h>
-
+#include <ds/ops/factory.h>
+#include <ds/ops/pointwise_program.h>
 #include <ds/ops/rng_input.h>
+
+#include "fusion.h"
 
 namespace ds::graph {
 
@@ -38,7 +41,8 @@ int64_t bytes_of(const Tensor& t) { return t.numel() * static_cast<int64_t>(item
 
 }  // namespace
 
-TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stats, bool record_autograd) {
+TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stats, bool record_autograd,
+                   const FusionPlan* fusion) {
   DS_CHECK(g.host_reads().empty(), "graph", "the graph cannot run on its own: {} (a graph break; ds::compile runs "
            "such calls eagerly)", g.host_read_str());
   DS_CHECK(args.size() == g.inputs().size(), "graph", "expects {} arguments, got {}", g.inputs().size(), args.size());
@@ -68,13 +72,51 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
     else env[static_cast<size_t>(x.leaf)].set_grad(env[static_cast<size_t>(x.grad)]);
   };
   GradModeGuard grad_mode(record_autograd);
+  // A fused group records no autograd history, and a tracer (a compiled call inside a trace) would not see it.
+  if (record_autograd || dispatch_state().tracing || (fusion && fusion->groups.empty())) fusion = nullptr;
+  DS_CHECK(!fusion || fusion->group_of.size() == g.nodes().size(), "graph", "the fusion plan is for a graph of {} "
+           "nodes, this one has {}", fusion ? fusion->group_of.size() : 0, g.nodes().size());
   int64_t live = 0, peak = 0;
   std::vector<bool> counted(g.num_values(), false);  // values whose bytes are in `live` (fresh, non-view results)
   TensorList ins;
   const auto& nodes = g.nodes();
+  // Releases v when node j is its last reader (the allocator's pool takes the storage back when no view holds it).
+  auto release = [&](ValueId v, size_t j) {
+    if (v == kNoValue || last[static_cast<size_t>(v)] != static_cast<int32_t>(j)) return;
+    Tensor& t = env[static_cast<size_t>(v)];
+    const Value& meta = g.value(v);
+    if (meta.kind != ValueKind::Result) return;  // arguments and captured tensors belong to the program
+    if (counted[static_cast<size_t>(v)] && t.defined()) live -= bytes_of(t);
+    counted[static_cast<size_t>(v)] = false;
+    t = Tensor();
+  };
+  int64_t fused = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
     const OpDef& def = op_def(n.op);
+    if (fusion && fusion->group_of[i] >= 0) {
+      const FusedGroup& grp = fusion->groups[static_cast<size_t>(fusion->group_of[i])];
+      for (int32_t a : n.actions) act(a);
+      if (grp.nodes.back() != static_cast<int32_t>(i)) continue;  // the group runs at its last node
+      ins.clear();
+      for (ValueId v : grp.inputs) ins.push_back(env[static_cast<size_t>(v)]);
+      TensorList outs;
+      for (ValueId v : grp.outputs) outs.push_back(empty(grp.program.sizes, {.dtype = g.value(v).dtype}));
+      run_pointwise_program(grp.program, ins, outs);
+      for (size_t k = 0; k < outs.size(); ++k) {
+        live += bytes_of(outs[k]);
+        counted[static_cast<size_t>(grp.outputs[k])] = true;
+        env[static_cast<size_t>(grp.outputs[k])] = std::move(outs[k]);
+      }
+      peak = std::max(peak, live);
+      ins.clear();
+      for (int32_t j : grp.nodes) {
+        for (ValueId v : nodes[static_cast<size_t>(j)].inputs) release(v, static_cast<size_t>(j));
+        release(nodes[static_cast<size_t>(j)].outputs[0], static_cast<size_t>(j));
+      }
+      fused += static_cast<int64_t>(grp.nodes.size());
+      continue;
+    }
     for (int32_t a : n.actions) act(a);
     ins.clear();
     for (ValueId v : n.inputs) ins.push_back(v == kNoValue ? Tensor() : env[static_cast<size_t>(v)]);
@@ -101,23 +143,15 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
     for (uint32_t m = def.mutates; m; m &= m - 1, ++k)
       env[static_cast<size_t>(n.outputs[k])] = ins[static_cast<size_t>(std::countr_zero(m))];
     peak = std::max(peak, live);
-    // Release what no later node reads (the allocator's pool takes the storage back when no view holds it).
-    auto release = [&](ValueId v) {
-      if (v == kNoValue || last[static_cast<size_t>(v)] != static_cast<int32_t>(i)) return;
-      Tensor& t = env[static_cast<size_t>(v)];
-      const Value& meta = g.value(v);
-      if (meta.kind != ValueKind::Result) return;  // arguments and captured tensors belong to the program
-      if (counted[static_cast<size_t>(v)] && t.defined()) live -= bytes_of(t);
-      counted[static_cast<size_t>(v)] = false;
-      t = Tensor();
-    };
-    for (ValueId v : n.inputs) release(v);
-    release(n.target);
-    for (ValueId v : n.outputs) release(v);  // results nobody reads
+    // Release what no later node reads.
+    for (ValueId v : n.inputs) release(v, i);
+    release(n.target, i);
+    for (ValueId v : n.outputs) release(v, i);  // results nobody reads
     ins.clear();
   }
   if (stats) {
     stats->nodes = static_cast<int64_t>(nodes.size());
+    stats->fused_nodes = fused;
     stats->peak_live_bytes = peak;
   }
   for (int32_t a : g.trailing_actions()) act(a);

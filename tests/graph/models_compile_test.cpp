@@ -1,8 +1,8 @@
 // Whole models trained 20 steps through ds::compile against the same training run eagerly, from the same seed on the
 // same batches: an MLP, LeNet-5, ResNet-18 (batch norm: running statistics written in place in training mode) and a
 // GPT with dropout (random draws on every step). No pass reorders a sum, so parameters, buffers and every step's
-// loss must be equal bitwise. Each step is forward, cross entropy, backward, AdamW and zero_grad; the batch is the
-// compiled function's argument (a new one each step).
+// loss must be equal bitwise, fused pointwise groups included. Each step is forward, cross entropy, backward, AdamW
+// and zero_grad; the batch is the compiled function's argument (a new one each step).
 #include <functional>
 #include <memory>
 
@@ -61,6 +61,7 @@ void check_same_training(const std::function<Run()>& make, const MakeBatch& batc
   CHECK(comp.stats.traces == 1);
   CHECK(comp.stats.replays == steps - 2);  // a warm-up call, the trace, then replays
   CHECK(comp.stats.graph_breaks == 0);
+  CHECK(comp.stats.fused_nodes >= 6);  // bias + activation, batch norm's arithmetic, relu's backward, ... (fusion.h)
   for (int i = 0; i < steps; ++i) {
     INFO("loss of step " << i);
     CHECK(equal_bits(eager.losses[static_cast<size_t>(i)], comp.losses[static_cast<size_t>(i)]));

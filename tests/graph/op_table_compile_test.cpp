@@ -4,6 +4,7 @@
 // gradients ds::grad computes of a weighted sum of the outputs, in float64 and float32. A sample whose host code
 // reads data (a graph break) runs eagerly under ds::compile: those are counted and listed, not compared.
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -89,11 +90,15 @@ TensorList defined_only(const TensorList& xs) {
 
 struct Tally {
   int compared = 0, unsupported = 0;
+  int64_t fused_nodes = 0;  // nodes the replays ran inside fused groups
   std::set<std::string> breaks;
 };
 
 void check_sample(const Sample& s, Tally& tally) {
   INFO(s.where());
+  // Forward samples run without autograd, as inference would, so their replays run fused groups (fusion.h).
+  std::optional<NoGradGuard> no_grad;
+  if (!s.grads) no_grad.emplace();
   const TensorList layout = s.inputs(1.0);
   CompiledFunction f = compile([&](std::span<const Tensor> args) { return s.run(args, layout); },
                                {.warmup = 0, .name = s.where()});
@@ -123,6 +128,7 @@ void check_sample(const Sample& s, Tally& tally) {
     CHECK(equal_bits(got[k].detach(), want[k].detach()));
   }
   ++tally.compared;
+  if (!s.grads) tally.fused_nodes += f.stats().fused_nodes;  // replays with autograd run node by node
 }
 
 void check_dtype(DType dtype, int min_compared) {
@@ -136,11 +142,12 @@ void check_dtype(DType dtype, int min_compared) {
     }
   }
   std::cout << "op table through ds::compile (" << dtype_name(dtype) << "): " << tally.compared
-            << " samples replayed bitwise, " << tally.unsupported
+            << " samples replayed bitwise (" << tally.fused_nodes << " nodes in fused groups), " << tally.unsupported
             << " not claimed in this dtype; graph breaks (run eagerly, not compared):";
   for (const std::string& b : tally.breaks) std::cout << "\n  " << b;
   std::cout << (tally.breaks.empty() ? " none\n" : "\n");
   CHECK(tally.compared >= min_compared);
+  CHECK(tally.fused_nodes >= 100);
 }
 
 }  // namespace
