@@ -14,6 +14,12 @@
 namespace ds::cpu {
 namespace {
 
+// x where c (0 or 1) else y, by masks on the bits (branch-free, so it vectorises; values are moved, not computed).
+template <typename U> U select_bits(uint8_t c, U x, U y) {
+  const U mask = static_cast<U>(-static_cast<U>(c));
+  return static_cast<U>((x & mask) | (y & static_cast<U>(~mask)));
+}
+
 template <typename M>
 void float_binary(const KernelCtx& c, M&& math) {
   visit_float(c.in[0].dtype(), c.name, [&](auto tag) {
@@ -141,10 +147,7 @@ void where(const KernelCtx& c) {
           const uint8_t* m = reinterpret_cast<const uint8_t*>(p[1]);  // bools are 0 or 1
           const U* a = reinterpret_cast<const U*>(p[2]);
           const U* b = reinterpret_cast<const U*>(p[3]);
-          auto pick = [](uint8_t c, U x, U y) {
-            const U mask = static_cast<U>(-static_cast<U>(c));
-            return static_cast<U>((x & mask) | (y & static_cast<U>(~mask)));
-          };
+          auto pick = [](uint8_t c, U x, U y) { return select_bits(c, x, y); };
           if (st[2] == e && st[3] == 0) {
             const U y = *b;
             for (int64_t i = 0; i < n; ++i) o[i] = pick(m[i], a[i], y);
@@ -173,10 +176,8 @@ namespace {
 struct where_math {
   template <typename C> void operator()(int64_t n, C* o, const bool* m, const C* a, const C* b) const {
     using U = std::conditional_t<sizeof(C) == 4, uint32_t, uint64_t>;
-    for (int64_t i = 0; i < n; ++i) {
-      const U mask = static_cast<U>(-static_cast<U>(m[i])), x = std::bit_cast<U>(a[i]), y = std::bit_cast<U>(b[i]);
-      o[i] = std::bit_cast<C>(static_cast<U>((x & mask) | (y & static_cast<U>(~mask))));
-    }
+    for (int64_t i = 0; i < n; ++i)
+      o[i] = std::bit_cast<C>(select_bits(static_cast<uint8_t>(m[i]), std::bit_cast<U>(a[i]), std::bit_cast<U>(b[i])));
   }
 };
 }  // namespace

@@ -7,6 +7,7 @@
 // like exp), Eigen computes each element as the eager kernel did: in a packet, or in the range's scalar tail.
 #include <ds/ops/pointwise_program.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -109,17 +110,15 @@ const void* gather(const InputWalk& w, Cursor& c, int64_t m, char* dst) {
   return result;
 }
 
-// Converts n elements of dtype `from` (element stride `stride`, possibly 0) to dtype `to` at dst, as a cast would.
-void load_converted(void* dst, DType to, const char* src, DType from, int64_t stride, int64_t n) {
+// Fills n elements of dtype `to` at dst with the single element at src (dtype `from`), converted as a cast would.
+void fill_converted(void* dst, DType to, const char* src, DType from, int64_t n) {
   visit_dtype(from, [&](auto s_tag) {
     using S = decltype(s_tag);
-    using SC = cpu::compute_t<S>;
     visit_dtype(to, [&](auto d_tag) {
       using D = decltype(d_tag);
       if constexpr (std::is_same_v<D, float> || std::is_same_v<D, double> || std::is_same_v<D, bool>) {
-        D* d = static_cast<D*>(dst);
-        const S* p = reinterpret_cast<const S*>(src);
-        for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(static_cast<SC>(p[i * stride]));
+        const D v = static_cast<D>(static_cast<cpu::compute_t<S>>(*reinterpret_cast<const S*>(src)));
+        std::fill_n(static_cast<D*>(dst), n, v);
       }
     });
   });
@@ -192,7 +191,7 @@ void run_pointwise_program(const PointwiseProgram& p, std::span<const Tensor> in
       const InputWalk& w = walks[static_cast<size_t>(i)];
       if (w.kind != InputWalk::Constant) continue;
       char* dst = buf + static_cast<size_t>(i) * kSlotBytes;
-      load_converted(dst, p.slot_dtypes[static_cast<size_t>(i)], w.base, in[static_cast<size_t>(i)].dtype(), 0,
+      fill_converted(dst, p.slot_dtypes[static_cast<size_t>(i)], w.base, in[static_cast<size_t>(i)].dtype(),
                      kFuseChunk);
       slot[static_cast<size_t>(i)] = dst;
     }
