@@ -214,6 +214,31 @@ void call_op_inplace(OpId op, Tensor& self, std::span<const Tensor> inputs, cons
   self.impl()->storage()->bump_version();
 }
 
+TensorList call_op_into(OpId op, const Tensor& out0, std::span<const Tensor> inputs, const Attrs& attrs) {
+  const OpDef& def = op_def(op);
+  DS_CHECK(!is_grad_enabled(), def.name, "writing into a given output records no autograd history; call it with grad "
+           "mode off");
+  DS_CHECK(def.kind == OpKind::Primitive && def.mutates == 0, def.name, "cannot write its output into a given tensor");
+  RuleResult r;
+  def.rule(OpCall{op, def.name, inputs, attrs}, r);
+  DS_CHECK(!r.outs.empty() && r.outs[0].sizes == out0.sizes() && r.outs[0].dtype == out0.dtype() &&
+           r.device == out0.device() && out0.is_contiguous(), def.name,
+           "output 0 is {} {} on {}; the tensor given for it is {} {} on {}{}",
+           r.outs.empty() ? std::string("none") : std::string(dtype_name(r.outs[0].dtype)),
+           r.outs.empty() ? std::string() : shape_str(r.outs[0].sizes), r.device.str(), dtype_name(out0.dtype()),
+           shape_str(out0.sizes()), out0.device().str(), out0.is_contiguous() ? "" : " (not contiguous)");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (!t.defined() || t.impl()->storage() != out0.impl()->storage()) continue;
+    DS_CHECK(same_geometry(t, out0) && (def.strided_out || (def.out_reuses_in >> i & 1u)), def.name,
+             "input {} shares the storage of the tensor given for output 0, which the kernel does not allow", i);
+  }
+  Tensor out = out0;
+  TensorList outs = run(def, op, inputs, attrs, &out);
+  out.impl()->storage()->bump_version();
+  return outs;
+}
+
 void run_host_effect(const std::function<void()>& effect) {
   DispatchState& st = dispatch_state();
   if (!st.tracing) {

@@ -30,6 +30,12 @@ inline TensorList call_op(OpId op, std::initializer_list<Tensor> inputs, const A
 // that requires grad; its history is then rebased onto the op's node.
 void call_op_inplace(OpId op, Tensor& self, std::span<const Tensor> inputs, const Attrs& attrs, std::string_view name);
 
+// Runs a primitive with grad mode off, writing output 0 into `out0`: storage the caller gives up, such as an input
+// no later node reads (the graph executor's memory plan). out0 must be contiguous with the shape, dtype and device
+// the rule gives output 0, and an input sharing its storage must have its geometry and be one the row lets output 0
+// take (strided_out, out_reuses_in). Returns the outputs, output 0 being out0.
+TensorList call_op_into(OpId op, const Tensor& out0, std::span<const Tensor> inputs, const Attrs& attrs);
+
 // Hooks that the layers above ops install. All are null until installed.
 struct DispatchHooks {
   // Step 2: the tracer (framework/graph), trace-and-run: called once the kernel has run, with the inputs after the

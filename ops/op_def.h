@@ -135,6 +135,10 @@ struct OpDef {
   bool nondeterministic_cuda = false;  // its CUDA kernel accumulates with atomics: refused in deterministic mode
   bool strided_out = false;    // the kernel writes outputs of any strides (elementwise kernels), so in-place
                                // ops run it straight into their target
+  // Inputs whose storage output 0 may be written into when both are contiguous with the same shape and dtype: the
+  // kernel reads each element of them before it writes that element of the output and never after. The graph
+  // executor's memory plan (graph/memory_plan.h) uses it for inputs no later node reads. strided_out implies all.
+  uint32_t out_reuses_in = 0;
   bool differentiable_composite = true;  // composites: whether gradients flow through it
   TestFacts test;
 

@@ -13,6 +13,7 @@
 
 #include "executor.h"
 #include "fusion.h"
+#include "memory_plan.h"
 #include "passes/passes.h"
 #include "trace.h"
 
@@ -79,6 +80,7 @@ struct CompiledFunction::Impl {
     graph::Graph graph;
     bool eager = false;  // the trace read data on the host (a graph break): calls with this guard run eagerly
     graph::FusionPlan fusion;
+    graph::MemoryPlan memory;
   };
   TensorFunction fn;
   CompileOptions o;
@@ -113,19 +115,26 @@ struct CompiledFunction::Impl {
       last = &entries.back().graph;
       return out;
     }
+    int recomputed = 0;
     if (o.optimize) {
       stats.nodes_removed += graph::simplify(g);
       stats.nodes_removed += graph::eliminate_common_subexpressions(g);
       stats.nodes_removed += graph::eliminate_dead_code(g);
+      // Last: common subexpressions would merge a recomputation back into its original.
+      if (o.remat) recomputed = graph::rematerialize(g);
+      stats.recomputed += recomputed;
       g.verify();
     }
     graph::FusionPlan fusion;
     if (fuse) fusion = graph::plan_fusion(g);
     stats.fused_nodes += fusion.fused_nodes;
-    log_info(fmt::format("[compile] {}: traced {} nodes, {} after the passes, {} of them in {} fused groups (graph {} "
-                         "of at most {})", o.name, traced, g.nodes().size(), fusion.fused_nodes, fusion.groups.size(),
-                         entries.size() + 1, o.max_graphs));
-    entries.push_back({std::move(guard), std::move(g), false, std::move(fusion)});
+    graph::MemoryPlan memory = graph::plan_memory(g, fuse ? &fusion : nullptr, o.reuse_memory);
+    stats.reused_outputs += memory.reused;
+    stats.planned_peak_bytes = std::max(stats.planned_peak_bytes, memory.peak_bytes);
+    log_info(fmt::format("[compile] {}: traced {} nodes, {} after the passes ({} recomputed), {} of them in {} fused "
+                         "groups; {} (graph {} of at most {})", o.name, traced, g.nodes().size(), recomputed,
+                         fusion.fused_nodes, fusion.groups.size(), memory.str(), entries.size() + 1, o.max_graphs));
+    entries.push_back({std::move(guard), std::move(g), false, std::move(fusion), std::move(memory)});
     last = &entries.back().graph;
     return out;
   }
@@ -143,7 +152,7 @@ struct CompiledFunction::Impl {
     std::vector<PhiloxState> rng_before;
     for (const graph::RngDraw& d : g.rng()) rng_before.push_back(d.generator->state());
 
-    TensorList compiled = graph::execute(g, args, nullptr, false, &e.fusion);
+    TensorList compiled = graph::execute(g, args, nullptr, false, &e.fusion, &e.memory);
     for (Tensor& t : compiled) t = t.clone();
     std::vector<Tensor> after;
     for (const Tensor& c : g.captured()) after.push_back(c.clone());
@@ -179,6 +188,8 @@ CompiledFunction::CompiledFunction(TensorFunction fn, CompileOptions options) : 
   impl_->o = std::move(options);
   impl_->enabled = env_int("DS_COMPILE", 1) != 0;
   impl_->fuse = impl_->o.fuse && env_int("DS_COMPILE_FUSE", 1) != 0;
+  impl_->o.remat = impl_->o.remat && env_int("DS_COMPILE_REMAT", 1) != 0;
+  impl_->o.reuse_memory = impl_->o.reuse_memory && env_int("DS_COMPILE_REUSE", 1) != 0;
   impl_->verify_every = impl_->o.verify_every >= 0 ? impl_->o.verify_every : env_int("DS_COMPILE_VERIFY", 0);
   DS_CHECK(impl_->o.warmup >= 0 && impl_->o.max_graphs >= 1, "compile", "{}: warmup must be >= 0 and max_graphs "
            ">= 1, got {} and {}", impl_->o.name, impl_->o.warmup, impl_->o.max_graphs);
@@ -200,7 +211,7 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
     if (s.verify_every > 0 && s.stats.replays % s.verify_every == 0) return s.verify(e, args);
     // A graph with its own backward (gradients left in .grad) replays without autograd; a forward-only one records
     // autograd when the caller's grad mode does, so its outputs can be differentiated eagerly.
-    return graph::execute(e.graph, args, nullptr, guard.grad_mode && e.graph.grads().empty(), &e.fusion);
+    return graph::execute(e.graph, args, nullptr, guard.grad_mode && e.graph.grads().empty(), &e.fusion, &e.memory);
   }
   if (static_cast<int>(s.entries.size()) >= s.o.max_graphs) {
     if (!s.warned_full)

@@ -33,6 +33,10 @@ struct CompileOptions {
   bool optimize = true;    // run the graph passes
   bool fuse = true;        // run chains of pointwise ops as fused CPU programs (graph/fusion.h); DS_COMPILE_FUSE=0
                            // turns it off
+  bool remat = true;       // recompute cheap elementwise activations where the backward reads them (passes.h);
+                           // DS_COMPILE_REMAT=0 turns it off
+  bool reuse_memory = true;  // write results into inputs no later node reads (graph/memory_plan.h);
+                             // DS_COMPILE_REUSE=0 turns it off
   int max_graphs = 8;      // traces kept per function (one per set of guards)
   int verify_every = -1;   // replays between eager checks; -1: DS_COMPILE_VERIFY (0: never)
   double verify_rtol = 1e-5, verify_atol = 1e-6;
@@ -56,6 +60,9 @@ class CompiledFunction {
     int64_t nodes_removed = 0;  // by the passes, over all traces
     int64_t graph_breaks = 0;   // traces that read data on the host (their calls run eagerly)
     int64_t fused_nodes = 0;    // nodes run inside fused groups, over all traces' plans
+    int64_t recomputed = 0;     // nodes the rematerialisation pass added, over all traces
+    int64_t reused_outputs = 0; // results the memory plans write into dying inputs, over all traces
+    int64_t planned_peak_bytes = 0;  // the largest memory plan's peak of intermediates (graph/memory_plan.h)
   };
   const Stats& stats() const;
   // The graph the last call replayed or traced (null before the first trace).

@@ -10,6 +10,7 @@
 #include <ds/ops/rng_input.h>
 
 #include "fusion.h"
+#include "memory_plan.h"
 
 namespace ds::graph {
 
@@ -37,12 +38,10 @@ std::vector<int32_t> last_uses(const Graph& g) {
   return last;
 }
 
-int64_t bytes_of(const Tensor& t) { return t.numel() * static_cast<int64_t>(itemsize(t.dtype())); }
-
 }  // namespace
 
 TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stats, bool record_autograd,
-                   const FusionPlan* fusion) {
+                   const FusionPlan* fusion, const MemoryPlan* memory) {
   DS_CHECK(g.host_reads().empty(), "graph", "the graph cannot run on its own: {} (a graph break; ds::compile runs "
            "such calls eagerly)", g.host_read_str());
   DS_CHECK(args.size() == g.inputs().size(), "graph", "expects {} arguments, got {}", g.inputs().size(), args.size());
@@ -72,42 +71,70 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
     else env[static_cast<size_t>(x.leaf)].set_grad(env[static_cast<size_t>(x.grad)]);
   };
   GradModeGuard grad_mode(record_autograd);
-  // A fused group records no autograd history, and a tracer (a compiled call inside a trace) would not see it.
-  if (record_autograd || dispatch_state().tracing || (fusion && fusion->groups.empty())) fusion = nullptr;
+  // A fused group records no autograd history, and a tracer (a compiled call inside a trace) would not see it; an
+  // output written over an input would overwrite what autograd saved.
+  const bool plain = !record_autograd && !dispatch_state().tracing;
+  if (!plain || (fusion && fusion->groups.empty())) fusion = nullptr;
   DS_CHECK(!fusion || fusion->group_of.size() == g.nodes().size(), "graph", "the fusion plan is for a graph of {} "
            "nodes, this one has {}", fusion ? fusion->group_of.size() : 0, g.nodes().size());
+  MemoryPlan measured;  // without a plan: storage by alias set, for the live count only
+  if (!memory || !plain || memory->group_reuse.size() != (fusion ? fusion->groups.size() : 0)) {
+    measured = plan_memory(g, fusion, false);
+    memory = &measured;
+  }
+  DS_CHECK(memory->reuse.size() == g.nodes().size(), "graph", "the memory plan is for a graph of {} nodes, this one "
+           "has {}", memory->reuse.size(), g.nodes().size());
+  // Live bytes by storage: a storage counts while some value in it is bound.
+  std::vector<int32_t> holders(memory->storage_bytes.size(), 0);
   int64_t live = 0, peak = 0;
-  std::vector<bool> counted(g.num_values(), false);  // values whose bytes are in `live` (fresh, non-view results)
+  auto storage_of = [&](ValueId v) {
+    return static_cast<size_t>(memory->storage[static_cast<size_t>(g.value(v).alias)]);
+  };
+  auto bind = [&](ValueId v, Tensor t) {
+    Tensor& slot = env[static_cast<size_t>(v)];
+    const bool counts = g.value(v).kind == ValueKind::Result;
+    if (counts && slot.defined() && --holders[storage_of(v)] == 0) live -= memory->storage_bytes[storage_of(v)];
+    slot = std::move(t);
+    if (counts && slot.defined() && holders[storage_of(v)]++ == 0) live += memory->storage_bytes[storage_of(v)];
+  };
+  // An input the plan gives to a result: used only if it is, at run time, the whole storage laid out as planned.
+  auto reusable = [](const Tensor& t, const Value& out) {
+    return t.defined() && t.is_contiguous() && t.storage_offset() == 0 && t.sizes() == out.sizes &&
+           t.dtype() == out.dtype && t.impl()->storage()->nbytes() == static_cast<size_t>(t.nbytes());
+  };
   TensorList ins;
   const auto& nodes = g.nodes();
-  // Releases v when node j is its last reader (the allocator's pool takes the storage back when no view holds it).
+  // Releases v after node j when no later node reads it (the allocator's pool takes the storage back once no view
+  // holds it). Arguments and captured tensors belong to the program.
   auto release = [&](ValueId v, size_t j) {
-    if (v == kNoValue || last[static_cast<size_t>(v)] != static_cast<int32_t>(j)) return;
-    Tensor& t = env[static_cast<size_t>(v)];
-    const Value& meta = g.value(v);
-    if (meta.kind != ValueKind::Result) return;  // arguments and captured tensors belong to the program
-    if (counted[static_cast<size_t>(v)] && t.defined()) live -= bytes_of(t);
-    counted[static_cast<size_t>(v)] = false;
-    t = Tensor();
+    if (v == kNoValue || last[static_cast<size_t>(v)] > static_cast<int32_t>(j)) return;
+    if (g.value(v).kind == ValueKind::Result) bind(v, Tensor());
   };
-  int64_t fused = 0;
+  int64_t fused = 0, reused = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
     const OpDef& def = op_def(n.op);
     if (fusion && fusion->group_of[i] >= 0) {
-      const FusedGroup& grp = fusion->groups[static_cast<size_t>(fusion->group_of[i])];
+      const auto gi = static_cast<size_t>(fusion->group_of[i]);
+      const FusedGroup& grp = fusion->groups[gi];
       for (int32_t a : n.actions) act(a);
       if (grp.nodes.back() != static_cast<int32_t>(i)) continue;  // the group runs at its last node
       ins.clear();
       for (ValueId v : grp.inputs) ins.push_back(env[static_cast<size_t>(v)]);
       TensorList outs;
-      for (ValueId v : grp.outputs) outs.push_back(empty(grp.program.sizes, {.dtype = g.value(v).dtype}));
-      run_pointwise_program(grp.program, ins, outs);
-      for (size_t k = 0; k < outs.size(); ++k) {
-        live += bytes_of(outs[k]);
-        counted[static_cast<size_t>(grp.outputs[k])] = true;
-        env[static_cast<size_t>(grp.outputs[k])] = std::move(outs[k]);
+      for (size_t k = 0; k < grp.outputs.size(); ++k) {
+        const Value& meta = g.value(grp.outputs[k]);
+        const auto& planned = memory->group_reuse;  // empty per group in a plan that only measures
+        const int32_t j = gi < planned.size() && k < planned[gi].size() ? planned[gi][k] : -1;
+        if (j >= 0 && reusable(ins[static_cast<size_t>(j)], meta)) {
+          outs.push_back(ins[static_cast<size_t>(j)]);
+          ++reused;
+        } else {
+          outs.push_back(empty(grp.program.sizes, {.dtype = meta.dtype}));
+        }
       }
+      run_pointwise_program(grp.program, ins, outs);
+      for (size_t k = 0; k < outs.size(); ++k) bind(grp.outputs[k], std::move(outs[k]));
       peak = std::max(peak, live);
       ins.clear();
       for (int32_t j : grp.nodes) {
@@ -125,33 +152,35 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
     if (n.target != kNoValue) {
       Tensor t = env[static_cast<size_t>(n.target)];
       call_op_inplace(n.op, t, ins, n.attrs, def.name);
-      env[static_cast<size_t>(n.outputs[0])] = t;
+      bind(n.outputs[0], t);
     } else {
-      TensorList outs = call_op(n.op, ins, n.attrs);
+      const int32_t r = memory->reuse[i];
+      TensorList outs;
+      if (r >= 0 && reusable(ins[static_cast<size_t>(r)], g.value(n.outputs[0]))) {
+        outs = call_op_into(n.op, ins[static_cast<size_t>(r)], ins, n.attrs);
+        ++reused;
+      } else {
+        outs = call_op(n.op, ins, n.attrs);
+      }
       DS_CHECK(outs.size() == op_outputs, "graph", "node {} ({}) made {} outputs, the trace {}", i, def.name,
                outs.size(), op_outputs);
-      for (size_t k = 0; k < op_outputs; ++k) {
-        if (def.kind != OpKind::View) {
-          live += bytes_of(outs[k]);
-          counted[static_cast<size_t>(n.outputs[k])] = true;
-        }
-        env[static_cast<size_t>(n.outputs[k])] = std::move(outs[k]);
-      }
+      for (size_t k = 0; k < op_outputs; ++k) bind(n.outputs[k], std::move(outs[k]));
     }
     // The inputs the kernel updated in place are their own new versions.
     size_t k = op_outputs;
     for (uint32_t m = def.mutates; m; m &= m - 1, ++k)
-      env[static_cast<size_t>(n.outputs[k])] = ins[static_cast<size_t>(std::countr_zero(m))];
+      bind(n.outputs[k], ins[static_cast<size_t>(std::countr_zero(m))]);
     peak = std::max(peak, live);
-    // Release what no later node reads.
+    // Release what no later node reads, and results nobody reads.
+    ins.clear();
     for (ValueId v : n.inputs) release(v, i);
     release(n.target, i);
-    for (ValueId v : n.outputs) release(v, i);  // results nobody reads
-    ins.clear();
+    for (ValueId v : n.outputs) release(v, i);
   }
   if (stats) {
     stats->nodes = static_cast<int64_t>(nodes.size());
     stats->fused_nodes = fused;
+    stats->reused_outputs = reused;
     stats->peak_live_bytes = peak;
   }
   for (int32_t a : g.trailing_actions()) act(a);

@@ -8,15 +8,6 @@
 namespace ds::graph {
 namespace {
 
-bool contiguous(const Value& v) {
-  int64_t expect = 1;
-  for (size_t d = v.sizes.size(); d-- > 0;) {
-    if (v.sizes[d] != 1 && v.strides[d] != expect) return false;
-    expect *= v.sizes[d];
-  }
-  return true;
-}
-
 int64_t numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t x : s) n *= x;
@@ -44,7 +35,7 @@ std::optional<Candidate> candidate(const Graph& g, const Node& n) {
   const OpDef& def = op_def(n.op);
   if (!def.pointwise || n.target != kNoValue || def.mutates || n.outputs.size() != 1) return std::nullopt;
   const Value& out = g.value(n.outputs[0]);
-  if (out.device != kCPU || !contiguous(out) || numel(out.sizes) == 0) return std::nullopt;
+  if (out.device != kCPU || !is_contiguous(out) || numel(out.sizes) == 0) return std::nullopt;
   Candidate c{out.sizes, out.dtype, {}, true, def.pointwise->exact};
   if (out.dtype == kBool) {  // a comparison: it computes in its full inputs' dtype
     std::optional<DType> t;
@@ -62,7 +53,7 @@ std::optional<Candidate> candidate(const Graph& g, const Node& n) {
     if (v.device != kCPU) return std::nullopt;
     if (numel(v.sizes) == 1 && v.sizes.size() <= out.sizes.size()) continue;  // converted as the rule casts it
     if (v.dtype != want || !broadcasts_to(v.sizes, out.sizes)) return std::nullopt;
-    c.flat = c.flat && v.sizes == out.sizes && contiguous(v);
+    c.flat = c.flat && v.sizes == out.sizes && is_contiguous(v);
   }
   return c;
 }

@@ -33,6 +33,15 @@ std::string refs(std::span<const ValueId> vs) {
 
 }  // namespace
 
+bool is_contiguous(const Value& v) {
+  int64_t expect = 1;
+  for (size_t d = v.sizes.size(); d-- > 0;) {
+    if (v.sizes[d] != 1 && v.strides[d] != expect) return false;
+    expect *= v.sizes[d];
+  }
+  return true;
+}
+
 std::string type_str(const Value& v) {
   std::string s = fmt::format("{}[{}]", short_name(v.dtype), dims_str(v.sizes));
   if (v.strides != contiguous_strides(v.sizes)) s += "(" + dims_str(v.strides) + ")";
@@ -183,6 +192,30 @@ void Graph::erase_nodes(const std::vector<bool>& drop) {
   trailing_actions_ = std::move(carried);
   nodes_ = std::move(kept);
   renumber();
+}
+
+std::span<const ValueId> Graph::insert_node_copy(size_t before, size_t of, std::span<const ValueId> inputs) {
+  DS_CHECK(of < nodes_.size() && before <= nodes_.size(), "graph", "cannot copy node {} before node {} of {}", of,
+           before, nodes_.size());
+  const Node& src = nodes_[of];
+  const OpDef& def = op_def(src.op);
+  DS_CHECK(src.target == kNoValue && def.mutates == 0, "graph", "node {} ({}) writes in place and cannot be copied", of,
+           def.name);
+  DS_CHECK(inputs.size() == src.inputs.size(), "graph", "node {} ({}) reads {} values, the copy was given {}", of,
+           def.name, src.inputs.size(), inputs.size());
+  Node n;
+  n.op = src.op;
+  n.attrs = src.attrs;
+  n.inputs = SmallVec<ValueId, 4>(inputs);
+  const SmallVec<ValueId, 2> outs = src.outputs;
+  for (size_t k = 0; k < outs.size(); ++k) {
+    Value v = value(outs[k]);
+    v.alias = def.kind == OpKind::View && k == 0 ? value(inputs[0]).alias : alias_sets_++;
+    n.outputs.push_back(new_value(std::move(v)));
+  }
+  nodes_.insert(nodes_.begin() + static_cast<std::ptrdiff_t>(before), std::move(n));
+  renumber();
+  return nodes_[before].outputs;
 }
 
 void Graph::renumber() {

@@ -106,6 +106,10 @@ class Graph {
   void erase_nodes(const std::vector<bool>& drop);
   // For passes: after nodes were removed or reordered through mutable_nodes(), points each result at its node again.
   void renumber();
+  // For passes: inserts before node `before` a copy of node `of` (same op and attributes, no actions; not an in-place
+  // node) reading `inputs`. Its outputs are new values with the metadata of `of`'s, a view's in the alias set of its
+  // input, others in new sets. Nodes from `before` on move up by one. Returns the new outputs.
+  std::span<const ValueId> insert_node_copy(size_t before, size_t of, std::span<const ValueId> inputs);
   // Makes every reader of `from` (node inputs, targets, graph outputs, gradients) read `to` instead.
   void replace_all_uses(ValueId from, ValueId to);
 
@@ -149,5 +153,8 @@ class Graph {
 
 // "f32[128, 10]" (dtype and shape; strides only when not contiguous: "f32[3, 4](1, 3)"; " cuda:0" off the CPU).
 std::string type_str(const Value& v);
+// Whether v's strides are the row-major ones of its sizes (size-1 dimensions may have any stride); its storage
+// offset is not looked at.
+bool is_contiguous(const Value& v);
 
 }  // namespace ds::graph

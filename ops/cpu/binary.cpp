@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -190,6 +191,12 @@ struct gelu_backward_math {
   bool tanh_form;
   explicit gelu_backward_math(const Attrs& attrs) : tanh_form(attrs.get<GeluAttrs>().tanh) {}
   template <typename C> void operator()(int64_t n, C* o, const C* a, const C* b) const {
+    std::vector<C> copy;  // the tanh form writes t into o, then reads g and x again
+    if (tanh_form && (overlaps<C>(o, a, n) || overlaps<C>(o, b, n))) {
+      copy.assign(a, a + n);
+      copy.insert(copy.end(), b, b + n);
+      a = copy.data(), b = copy.data() + n;
+    }
     const auto g = vec(a, n);
     const auto x = vec(b, n);
     if (tanh_form) {

@@ -27,6 +27,11 @@ template <typename C> CVec<C> vec(const C* p, int64_t n) { return CVec<C>(p, n);
 
 inline constexpr int64_t kChunk = 512;
 
+// Whether [a, a + n) and [b, b + n) share an element. A formula that writes its output before it has read all of an
+// input (two passes) reads a copy of that input when the output is written over it (an in-place op, the graph
+// executor's memory plan); every other formula reads each element before writing it and needs none.
+template <typename C> bool overlaps(const C* a, const C* b, int64_t n) { return a < b + n && b < a + n; }
+
 // An N-d iteration space (innermost dimension first, size-1 dimensions dropped, mergeable ones merged) over
 // N operands given by byte strides.
 template <int N>

@@ -1,6 +1,7 @@
 // CPU kernels of the unary elementwise primitives: Eigen's vectorised array functions over the elementwise engine.
 // x: any shape and strides -> out: same shape.
 #include <cmath>
+#include <vector>
 
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -55,6 +56,11 @@ namespace {
 struct exp_math {
   template <typename C> void operator()(int64_t n, C* o, const C* a) const {
     constexpr C kClamp = std::is_same_v<C, float> ? C(-88.3762626647949) : C(-708.3964185322641);
+    std::vector<C> copy;  // the fix-up reads a after o is written
+    if (overlaps<C>(o, a, n)) {
+      copy.assign(a, a + n);
+      a = copy.data();
+    }
     vec(o, n) = vec(a, n).exp();
     for (int64_t i = 0; i < n; ++i)
       if (a[i] < kClamp) [[unlikely]] o[i] = std::exp(a[i]);

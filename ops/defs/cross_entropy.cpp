@@ -106,7 +106,8 @@ DS_PRIMITIVE_ROW(softmax_cross_entropy) OpDef{.name = "softmax_cross_entropy",
 DS_PRIMITIVE_ROW(softmax_cross_entropy_backward) OpDef{.name = "softmax_cross_entropy_backward",
     .attrs = &attrs_schema<CrossEntropyAttrs>, .rule = cross_entropy_backward_rule,
     .cpu = cpu::softmax_cross_entropy_backward, .cuda = DS_CUDA_KERNEL(softmax_cross_entropy_backward),
-    .cpu_dtypes = {kF32, kF64}, .cuda_dtypes = {kF32, kF64}, .dtype_input = 1};
+    .cpu_dtypes = {kF32, kF64}, .cuda_dtypes = {kF32, kF64}, .dtype_input = 1,
+    .out_reuses_in = 0b10};  // each logit is read once, just before its gradient is written in its place
 // clang-format on
 
 namespace detail {

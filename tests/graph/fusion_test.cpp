@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "../test_util.h"
+#include "graph_test_util.h"
 
 #include <ds/ds.h>
 #include <ds/graph/compile.h>
@@ -17,21 +18,10 @@
 
 using namespace ds;
 using namespace ds::graph;
+using namespace ds::graph::testing;
 using Catch::Matchers::Contains;
 
 namespace {
-
-template <typename F>
-Graph trace_of(const std::vector<Tensor>& xs, F f) {
-  Tracer t(xs);
-  const Tensor y = f(xs);
-  return t.finish({&y, 1});
-}
-
-Tensor randn_of(IntArrayRef shape, uint64_t seed, DType dt = kF32) {
-  Generator g(seed);
-  return randn(shape, {.dtype = dt}, &g);
-}
 
 std::vector<OpId> ops_of(const Graph& g, const FusedGroup& grp) {
   std::vector<OpId> ops;

@@ -2,7 +2,8 @@
 // same batches: an MLP, LeNet-5, ResNet-18 (batch norm: running statistics written in place in training mode) and a
 // GPT with dropout (random draws on every step). No pass reorders a sum, so parameters, buffers and every step's
 // loss must be equal bitwise, fused pointwise groups included. Each step is forward, cross entropy, backward, AdamW
-// and zero_grad; the batch is the compiled function's argument (a new one each step).
+// and zero_grad; the batch is the compiled function's argument (a new one each step). Replays write results over
+// dying inputs (the memory plan) and recompute activations in the backward (rematerialisation), bitwise too.
 #include <functional>
 #include <memory>
 
@@ -55,13 +56,16 @@ Trained train(const std::function<Run()>& make, const MakeBatch& batch, bool com
   return t;
 }
 
-void check_same_training(const std::function<Run()>& make, const MakeBatch& batch, int steps = 20) {
+// Returns the compiled run's stats.
+CompiledFunction::Stats check_same_training(const std::function<Run()>& make, const MakeBatch& batch,
+                                            int steps = 20) {
   const Trained eager = train(make, batch, false, steps);
   const Trained comp = train(make, batch, true, steps);
   CHECK(comp.stats.traces == 1);
   CHECK(comp.stats.replays == steps - 2);  // a warm-up call, the trace, then replays
   CHECK(comp.stats.graph_breaks == 0);
   CHECK(comp.stats.fused_nodes >= 6);  // bias + activation, batch norm's arithmetic, relu's backward, ... (fusion.h)
+  CHECK(comp.stats.reused_outputs >= 1);  // elementwise results over dying inputs (memory_plan.h)
   for (int i = 0; i < steps; ++i) {
     INFO("loss of step " << i);
     CHECK(equal_bits(eager.losses[static_cast<size_t>(i)], comp.losses[static_cast<size_t>(i)]));
@@ -75,6 +79,7 @@ void check_same_training(const std::function<Run()>& make, const MakeBatch& batc
   // The compiled run moved: its parameters are not the initial ones.
   manual_seed(7);
   CHECK_FALSE(equal_bits(make().model->parameters()[0], comp.model->parameters()[0]));
+  return comp.stats;
 }
 
 MakeBatch images(Shape shape, int64_t classes) {
@@ -98,7 +103,8 @@ TEST_CASE("compiled training equals eager training bitwise: MLP and LeNet-5, 20 
 
 TEST_CASE("compiled training equals eager training bitwise: ResNet-18 with batch norm, 20 steps",
           "[graph][compile][models]") {
-  check_same_training([] { return vision(models::resnet18(10)); }, images({2, 3, 32, 32}, 10));
+  const auto stats = check_same_training([] { return vision(models::resnet18(10)); }, images({2, 3, 32, 32}, 10));
+  CHECK(stats.recomputed >= 1);  // batch norm's x - mean, recomputed in the backward (passes.h)
 }
 
 TEST_CASE("compiled training equals eager training bitwise: a GPT with dropout, 20 steps", "[graph][compile][models]") {

@@ -91,6 +91,7 @@ TensorList defined_only(const TensorList& xs) {
 struct Tally {
   int compared = 0, unsupported = 0;
   int64_t fused_nodes = 0;  // nodes the replays ran inside fused groups
+  int64_t reused = 0;       // results the forward replays wrote over dying inputs (memory_plan.h)
   std::set<std::string> breaks;
 };
 
@@ -128,7 +129,10 @@ void check_sample(const Sample& s, Tally& tally) {
     CHECK(equal_bits(got[k].detach(), want[k].detach()));
   }
   ++tally.compared;
-  if (!s.grads) tally.fused_nodes += f.stats().fused_nodes;  // replays with autograd run node by node
+  if (!s.grads) {  // replays with autograd run node by node, each result in fresh storage
+    tally.fused_nodes += f.stats().fused_nodes;
+    tally.reused += f.stats().reused_outputs;
+  }
 }
 
 void check_dtype(DType dtype, int min_compared) {
@@ -142,12 +146,14 @@ void check_dtype(DType dtype, int min_compared) {
     }
   }
   std::cout << "op table through ds::compile (" << dtype_name(dtype) << "): " << tally.compared
-            << " samples replayed bitwise (" << tally.fused_nodes << " nodes in fused groups), " << tally.unsupported
+            << " samples replayed bitwise (" << tally.fused_nodes << " nodes in fused groups, " << tally.reused
+            << " results written over dying inputs), " << tally.unsupported
             << " not claimed in this dtype; graph breaks (run eagerly, not compared):";
   for (const std::string& b : tally.breaks) std::cout << "\n  " << b;
   std::cout << (tally.breaks.empty() ? " none\n" : "\n");
   CHECK(tally.compared >= min_compared);
   CHECK(tally.fused_nodes >= 100);
+  CHECK(tally.reused >= 20);
 }
 
 }  // namespace

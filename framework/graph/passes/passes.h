@@ -24,4 +24,16 @@ int eliminate_common_subexpressions(Graph& g);
 // written in place, changes dtype or shape, or would hand the caller an argument or captured tensor itself.
 int simplify(Graph& g);
 
+// Rematerialisation: an elementwise result that is read again long after it was made (an activation the backward
+// reads) is recomputed just before that later read instead of being held in between, when every input of its node
+// is alive there anyway (or held only a little longer), or small (a per-channel mean), and unwritten in between.
+// The copy makes the same bits (the same kernel on the same values). Results the program can see (outputs,
+// gradients, tensors written in place) are never recomputed. Returns the nodes added.
+struct RematOptions {
+  int min_gap = 16;                // nodes between two reads for the later one to recompute
+  int64_t min_bytes = 64 << 10;    // smaller results are kept
+  int64_t small_input_ratio = 8;   // an input at most 1/ratio of the result's bytes may be kept alive for it
+};
+int rematerialize(Graph& g, const RematOptions& options = {});
+
 }  // namespace ds::graph
