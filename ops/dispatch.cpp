@@ -233,7 +233,7 @@ TensorList call_op_into(OpId op, const Tensor& out0, std::span<const Tensor> inp
     DS_CHECK(same_geometry(t, out0) && (def.strided_out || (def.out_reuses_in >> i & 1u)), def.name,
              "input {} shares the storage of the tensor given for output 0, which the kernel does not allow", i);
   }
-  Tensor out = out0;
+  Tensor out = alias_of(out0);  // a tensor of its own (not a view, whatever out0 was), as a fresh result would be
   TensorList outs = run(def, op, inputs, attrs, &out);
   out.impl()->storage()->bump_version();
   return outs;

@@ -78,7 +78,9 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
   DS_CHECK(!fusion || fusion->group_of.size() == g.nodes().size(), "graph", "the fusion plan is for a graph of {} "
            "nodes, this one has {}", fusion ? fusion->group_of.size() : 0, g.nodes().size());
   MemoryPlan measured;  // without a plan: storage by alias set, for the live count only
-  if (!memory || !plain || memory->group_reuse.size() != (fusion ? fusion->groups.size() : 0)) {
+  // Anomaly mode checks a kernel's inputs after it ran: an output written over one would hide where a NaN began.
+  if (!memory || !plain || dispatch_state().check_finite ||
+      memory->group_reuse.size() != (fusion ? fusion->groups.size() : 0)) {
     measured = plan_memory(g, fusion, false);
     memory = &measured;
   }
@@ -127,7 +129,7 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
         const auto& planned = memory->group_reuse;  // empty per group in a plan that only measures
         const int32_t j = gi < planned.size() && k < planned[gi].size() ? planned[gi][k] : -1;
         if (j >= 0 && reusable(ins[static_cast<size_t>(j)], meta)) {
-          outs.push_back(ins[static_cast<size_t>(j)]);
+          outs.push_back(alias_of(ins[static_cast<size_t>(j)]));  // its own tensor, as a fresh result would be
           ++reused;
         } else {
           outs.push_back(empty(grp.program.sizes, {.dtype = meta.dtype}));

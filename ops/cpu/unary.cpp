@@ -100,7 +100,7 @@ const PointwiseMath relu_pointwise = pointwise_math<relu_math, 1>(true);
   void op(const KernelCtx& c) {                                                                      \
     number_unary(c, [](int64_t n, auto* o, const auto* a) {                                          \
       if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(*a)>>) vec(o, n) = vec(a, n).method(); \
-      else std::copy(a, a + n, o);                                                                   \
+      else if (o != a) std::copy(a, a + n, o);  /* integers are their own floor; in place: nothing */ \
     });                                                                                              \
   }
 DS_ROUNDING(floor, floor)

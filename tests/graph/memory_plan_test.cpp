@@ -70,6 +70,20 @@ TEST_CASE("memory plan: an elementwise chain writes each result over its dying i
   CHECK(with.peak_live_bytes == plan.peak_bytes);  // the executor holds what the plan said
   CHECK(without.peak_live_bytes == plan.peak_bytes_without);
   CHECK(equal_bits(x, randn_of({64, 1000}, 2)));  // the argument is untouched
+  CHECK_FALSE(a.impl()->is_view());  // the result is a tensor of its own, not the dead input's handle
+}
+
+TEST_CASE("memory plan: a result written over a view's storage is not itself a view", "[graph][memory]") {
+  auto f = [](const std::vector<Tensor>& x) { return TensorList{relu(exp(x[0]).reshape({50, 40}))}; };
+  const Graph g = trace_of({randn_of({40, 50}, 25)}, f);
+  const MemoryPlan plan = plan_memory(g);
+  CHECK(plan.reuse[static_cast<size_t>(node_of(g, OpId::relu))] == 0);  // over the reshaped exp
+  const Tensor x = randn_of({40, 50}, 26);
+  ExecStats st;
+  const Tensor y = replay(g, {x}, &st, nullptr, &plan)[0];
+  CHECK(st.reused_outputs == 1);  // exp reads the argument: fresh
+  CHECK(equal_bits(y, f({x})[0]));
+  CHECK_FALSE(y.impl()->is_view());
 }
 
 TEST_CASE("memory plan: values read later, outputs, broadcast operands and other shapes keep their storage",

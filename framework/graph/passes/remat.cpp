@@ -23,12 +23,14 @@ int64_t bytes_of(const Value& v) {
 struct AliasFacts {
   std::vector<int32_t> last_read;               // per alias set: the last node reading it; INT_MAX: the program's
   std::vector<std::vector<int32_t>> writes;     // per alias set: the nodes writing it in place, in order
+  std::vector<bool> program;                    // per alias set: an argument's, a captured tensor's, an RNG state's
 };
 
 AliasFacts alias_facts(const Graph& g) {
   int32_t sets = 0;
   for (size_t v = 0; v < g.num_values(); ++v) sets = std::max(sets, g.value(static_cast<ValueId>(v)).alias + 1);
-  AliasFacts f{std::vector<int32_t>(static_cast<size_t>(sets), -1), std::vector<std::vector<int32_t>>(sets)};
+  AliasFacts f{std::vector<int32_t>(static_cast<size_t>(sets), -1), std::vector<std::vector<int32_t>>(sets),
+               std::vector<bool>(static_cast<size_t>(sets), false)};
   auto set_of = [&](ValueId v) { return static_cast<size_t>(g.value(v).alias); };
   const auto& nodes = g.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -47,7 +49,7 @@ AliasFacts alias_facts(const Graph& g) {
     if (!a.host) f.last_read[set_of(a.grad)] = f.last_read[set_of(a.leaf)] = INT_MAX;
   for (size_t id = 0; id < g.num_values(); ++id) {  // arguments, captured tensors and RNG states live all the call
     const auto v = static_cast<ValueId>(id);
-    if (g.value(v).kind != ValueKind::Result) f.last_read[set_of(v)] = INT_MAX;
+    if (g.value(v).kind != ValueKind::Result) f.last_read[set_of(v)] = INT_MAX, f.program[set_of(v)] = true;
   }
   return f;
 }
@@ -122,11 +124,13 @@ int rematerialize(Graph& g, const RematOptions& o) {
       const bool small = bytes_of(in) * o.small_input_ratio <= bytes_of(v);
       ok = ok && (alive || small) && !written_between(facts, in.alias, static_cast<int32_t>(i), at);
     }
-    // Host code between them (an optimizer's counters) may have written a captured input outside the graph.
+    // Host code between them (an optimizer's counters) may have written the program's tensors (arguments, captured
+    // ones and their views) outside the graph. Actions of node `at` run after the copy.
     for (int32_t j = static_cast<int32_t>(i) + 1; ok && j < at; ++j)
       for (int32_t a : nodes[static_cast<size_t>(j)].actions)
         if (g.actions()[static_cast<size_t>(a)].host)
-          for (ValueId x : n.inputs) ok = ok && (x == kNoValue || g.value(x).kind != ValueKind::Captured);
+          for (ValueId x : n.inputs)
+            ok = ok && (x == kNoValue || !facts.program[static_cast<size_t>(g.value(x).alias)]);
     if (!ok) continue;
     recomputed[set] = true;
     Remat r{static_cast<int32_t>(i), at, {}};
