@@ -1,5 +1,8 @@
 #include "ir.h"
 
+#include <algorithm>
+#include <limits>
+
 #include <fmt/format.h>
 
 #include <ds/core/detail/check.h>
@@ -32,6 +35,36 @@ std::string refs(std::span<const ValueId> vs) {
 }
 
 }  // namespace
+
+int64_t bytes_of(const Value& v) {
+  int64_t n = static_cast<int64_t>(itemsize(v.dtype));
+  for (int64_t s : v.sizes) n *= s;
+  return n;
+}
+
+std::vector<int32_t> last_reads_by_alias_set(const Graph& g) {
+  int32_t sets = 0;
+  for (size_t v = 0; v < g.num_values(); ++v) sets = std::max(sets, g.value(static_cast<ValueId>(v)).alias + 1);
+  std::vector<int32_t> last(static_cast<size_t>(sets), -1);
+  auto read = [&](ValueId v, int32_t at) {
+    int32_t& l = last[static_cast<size_t>(g.value(v).alias)];
+    l = std::max(l, at);
+  };
+  const auto& nodes = g.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (ValueId v : nodes[i].inputs)
+      if (v != kNoValue) read(v, static_cast<int32_t>(i));
+    if (nodes[i].target != kNoValue) read(nodes[i].target, static_cast<int32_t>(i));
+  }
+  constexpr int32_t kForever = std::numeric_limits<int32_t>::max();
+  for (ValueId v : g.outputs()) read(v, kForever);
+  for (const Action& a : g.actions())
+    if (!a.host) read(a.grad, kForever), read(a.leaf, kForever);
+  for (ValueId v : g.inputs()) read(v, kForever);
+  for (ValueId v : g.captured_values()) read(v, kForever);
+  for (ValueId v : g.rng_values()) read(v, kForever);
+  return last;
+}
 
 bool is_contiguous(const Value& v) {
   int64_t expect = 1;

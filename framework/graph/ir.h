@@ -153,6 +153,12 @@ class Graph {
 
 // "f32[128, 10]" (dtype and shape; strides only when not contiguous: "f32[3, 4](1, 3)"; " cuda:0" off the CPU).
 std::string type_str(const Value& v);
+// Bytes of v's elements (numel times the dtype's size).
+int64_t bytes_of(const Value& v);
+// Per alias set (index: Value::alias): the last node reading one of its values, as an input or an in-place target;
+// INT32_MAX for the sets the program holds beyond the call (arguments, captured tensors, RNG states, graph outputs,
+// gradients set on leaves); -1 for a set nothing reads. What the memory plan and rematerialisation start from.
+std::vector<int32_t> last_reads_by_alias_set(const Graph& g);
 // Whether v's strides are the row-major ones of its sizes (size-1 dimensions may have any stride); its storage
 // offset is not looked at.
 bool is_contiguous(const Value& v);

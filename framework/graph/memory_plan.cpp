@@ -14,15 +14,9 @@ namespace {
 
 bool contiguous_from_zero(const Value& v) { return is_contiguous(v) && v.offset == 0; }
 
-int64_t numel_of(const Value& v) {
-  int64_t n = 1;
-  for (int64_t s : v.sizes) n *= s;
-  return n;
-}
-
 // The bytes a fresh result's storage spans (its strides may skip, never overlap).
 int64_t span_bytes(const Value& v) {
-  if (numel_of(v) == 0) return 0;
+  if (bytes_of(v) == 0) return 0;
   int64_t last = v.offset;
   for (size_t d = 0; d < v.sizes.size(); ++d) last += (v.sizes[d] - 1) * v.strides[d];
   return (last + 1) * static_cast<int64_t>(itemsize(v.dtype));
@@ -35,31 +29,14 @@ struct SetFacts {
 };
 
 SetFacts set_facts(const Graph& g, const FusionPlan* fusion) {
-  int32_t sets = 0;
-  for (size_t v = 0; v < g.num_values(); ++v) sets = std::max(sets, g.value(static_cast<ValueId>(v)).alias + 1);
-  const auto n = static_cast<size_t>(sets);
-  SetFacts f{std::vector<int32_t>(n, -1), std::vector<int32_t>(n, -1), std::vector<int64_t>(n, 0)};
-  auto read = [&](ValueId v, int32_t at) {
-    int32_t& l = f.last_read[static_cast<size_t>(g.value(v).alias)];
-    l = std::max(l, at);
-  };
+  const std::vector<int32_t> last = last_reads_by_alias_set(g);
+  const size_t n = last.size();
+  SetFacts f{last, std::vector<int32_t>(n, -1), std::vector<int64_t>(n, 0)};
   const auto& nodes = g.nodes();
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    for (ValueId v : nodes[i].inputs)
-      if (v != kNoValue) read(v, static_cast<int32_t>(i));
-    if (nodes[i].target != kNoValue) read(nodes[i].target, static_cast<int32_t>(i));
-  }
-  for (ValueId v : g.outputs()) read(v, INT_MAX);
-  for (const Action& a : g.actions())
-    if (!a.host) read(a.grad, INT_MAX), read(a.leaf, INT_MAX);
   // The program's sets live all the call; any other is allocated by the first node making one of its values (values
   // of nodes the passes removed are not looked at: their node numbers are stale).
   std::vector<bool> seen(n, false);
-  auto program = [&](ValueId v) {
-    const auto s = static_cast<size_t>(g.value(v).alias);
-    seen[s] = true;
-    f.last_read[s] = INT_MAX;
-  };
+  auto program = [&](ValueId v) { seen[static_cast<size_t>(g.value(v).alias)] = true; };
   for (ValueId v : g.inputs()) program(v);
   for (ValueId v : g.captured_values()) program(v);
   for (ValueId v : g.rng_values()) program(v);
@@ -93,7 +70,7 @@ bool can_take(const Graph& g, const SetFacts& f, ValueId in, ValueId out, int32_
   const auto s = static_cast<size_t>(a.alias);
   return f.def[s] >= 0 && f.last_read[s] <= at && f.bytes[s] > 0 && a.sizes == o.sizes && a.dtype == o.dtype &&
          a.device == o.device && contiguous_from_zero(a) && contiguous_from_zero(o) &&
-         f.bytes[s] == numel_of(a) * static_cast<int64_t>(itemsize(a.dtype));
+         f.bytes[s] == bytes_of(a);
 }
 
 int64_t peak_of(const SetFacts& f, const std::vector<int32_t>& storage, size_t num_nodes) {

@@ -14,12 +14,6 @@ namespace ds::graph {
 
 namespace {
 
-int64_t bytes_of(const Value& v) {
-  int64_t n = static_cast<int64_t>(itemsize(v.dtype));
-  for (int64_t s : v.sizes) n *= s;
-  return n;
-}
-
 struct AliasFacts {
   std::vector<int32_t> last_read;               // per alias set: the last node reading it; INT_MAX: the program's
   std::vector<std::vector<int32_t>> writes;     // per alias set: the nodes writing it in place, in order
@@ -27,30 +21,21 @@ struct AliasFacts {
 };
 
 AliasFacts alias_facts(const Graph& g) {
-  int32_t sets = 0;
-  for (size_t v = 0; v < g.num_values(); ++v) sets = std::max(sets, g.value(static_cast<ValueId>(v)).alias + 1);
-  AliasFacts f{std::vector<int32_t>(static_cast<size_t>(sets), -1), std::vector<std::vector<int32_t>>(sets),
-               std::vector<bool>(static_cast<size_t>(sets), false)};
+  AliasFacts f;
+  f.last_read = last_reads_by_alias_set(g);
+  f.writes.resize(f.last_read.size());
+  f.program.assign(f.last_read.size(), false);
   auto set_of = [&](ValueId v) { return static_cast<size_t>(g.value(v).alias); };
   const auto& nodes = g.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
-    for (ValueId v : n.inputs)
-      if (v != kNoValue) f.last_read[set_of(v)] = std::max(f.last_read[set_of(v)], static_cast<int32_t>(i));
-    if (n.target != kNoValue) {
-      f.last_read[set_of(n.target)] = std::max(f.last_read[set_of(n.target)], static_cast<int32_t>(i));
-      f.writes[set_of(n.target)].push_back(static_cast<int32_t>(i));
-    }
+    if (n.target != kNoValue) f.writes[set_of(n.target)].push_back(static_cast<int32_t>(i));
     for (uint32_t m = op_def(n.op).mutates; m; m &= m - 1)
       f.writes[set_of(n.inputs[static_cast<size_t>(std::countr_zero(m))])].push_back(static_cast<int32_t>(i));
   }
-  for (ValueId v : g.outputs()) f.last_read[set_of(v)] = INT_MAX;
-  for (const Action& a : g.actions())
-    if (!a.host) f.last_read[set_of(a.grad)] = f.last_read[set_of(a.leaf)] = INT_MAX;
-  for (size_t id = 0; id < g.num_values(); ++id) {  // arguments, captured tensors and RNG states live all the call
-    const auto v = static_cast<ValueId>(id);
-    if (g.value(v).kind != ValueKind::Result) f.last_read[set_of(v)] = INT_MAX, f.program[set_of(v)] = true;
-  }
+  for (ValueId v : g.inputs()) f.program[set_of(v)] = true;
+  for (ValueId v : g.captured_values()) f.program[set_of(v)] = true;
+  for (ValueId v : g.rng_values()) f.program[set_of(v)] = true;
   return f;
 }
 
