@@ -3,14 +3,18 @@
 #include <cmath>
 #include <cstdlib>
 #include <deque>
+#include <map>
+#include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <ds/autograd/autocast.h>
 #include <ds/core/detail/check.h>
 #include <ds/core/grad_mode.h>
 #include <ds/core/logging.h>
 
+#include "dynamic.h"
 #include "executor.h"
 #include "fusion.h"
 #include "memory_plan.h"
@@ -82,12 +86,24 @@ struct CompiledFunction::Impl {
     graph::FusionPlan fusion;
     graph::MemoryPlan memory;
   };
+  // Traces at several sizes of the dynamic dims, with one guard but for those sizes.
+  struct Family {
+    Guard key;                                              // sizes of the marked dims -1, their strides cleared
+    std::vector<std::pair<int64_t, graph::Graph>> samples;  // traces before the passes, until the fit is decided
+    std::optional<graph::DynamicGraph> general;
+    bool failed = false;
+    std::map<int64_t, Entry> instances;  // graphs made from `general`, by size
+    std::deque<int64_t> made;            // their sizes, oldest first
+  };
+  static constexpr size_t kMaxInstances = 16;
+
   TensorFunction fn;
   CompileOptions o;
   bool enabled = true, fuse = true;
   int verify_every = 0;
   int64_t calls = 0;
   std::deque<Entry> entries;  // (stable addresses: `last` points into it)
+  std::deque<Family> families;
   Stats stats;
   const graph::Graph* last = nullptr;
   bool warned_full = false;
@@ -97,7 +113,85 @@ struct CompiledFunction::Impl {
     return fn(args);
   }
 
-  TensorList trace(std::span<const Tensor> args, Guard guard) {
+  TensorList replay(const Entry& e, std::span<const Tensor> args) {
+    last = &e.graph;
+    if (e.eager) return eager(args);
+    ++stats.replays;
+    if (verify_every > 0 && stats.replays % verify_every == 0) return verify(e, args);
+    // A graph with its own backward (gradients left in .grad) replays without autograd; a forward-only one records
+    // autograd when the caller's grad mode does, so its outputs can be differentiated eagerly.
+    return graph::execute(e.graph, args, nullptr, e.guard.grad_mode && e.graph.grads().empty(), &e.fusion,
+                          &e.memory);
+  }
+
+  // The guard with the dynamic dims' sizes wildcarded, and their common size; nullopt where this call is specialised
+  // (no dims marked, marked sizes that differ or are below 2, a non-contiguous argument).
+  std::optional<std::pair<Guard, int64_t>> dynamic_key(const Guard& guard, std::span<const Tensor> args) const {
+    if (o.dynamic_dims.empty()) return std::nullopt;
+    Guard key = guard;
+    int64_t size = -1;
+    for (const CompileOptions::DynamicDim& m : o.dynamic_dims) {
+      DS_CHECK(m.arg >= 0 && static_cast<size_t>(m.arg) < args.size(), "compile", "{}: dynamic_dims names argument "
+               "{}, but the call has {} arguments", o.name, m.arg, args.size());
+      const Tensor& x = args[static_cast<size_t>(m.arg)];
+      const int64_t d = m.dim < 0 ? m.dim + x.dim() : m.dim;
+      DS_CHECK(d >= 0 && d < x.dim(), "compile", "{}: dynamic_dims names dimension {} of argument {}, which is {}",
+               o.name, m.dim, m.arg, shape_str(x.sizes()));
+      if (!x.is_contiguous() || x.size(d) < 2 || (size >= 0 && x.size(d) != size)) return std::nullopt;
+      size = x.size(d);
+      Guard::Arg& a = key.args[static_cast<size_t>(m.arg)];
+      a.sizes[static_cast<size_t>(d)] = -1;
+      a.strides.clear();
+    }
+    return std::pair(std::move(key), size);
+  }
+
+  Family& family(const Guard& key) {
+    for (Family& f : families)
+      if (f.key == key) return f;
+    families.push_back({key});
+    return families.back();
+  }
+
+  // The graph of a generalised family at `size` (made on first use); null where the fit gives no graph there.
+  const Entry* instance(Family& f, int64_t size, const Guard& guard) {
+    if (auto it = f.instances.find(size); it != f.instances.end()) return &it->second;
+    std::optional<graph::Graph> g = f.general->at(size);
+    if (!g) return nullptr;
+    ++stats.dynamic_graphs;
+    if (f.instances.size() >= kMaxInstances) {
+      f.instances.erase(f.made.front());
+      f.made.pop_front();
+    }
+    f.made.push_back(size);
+    return &(f.instances[size] = build(guard, std::move(*g), nullptr));
+  }
+
+  // Adds a trace to its family's samples and fits them once there are two or more.
+  void add_sample(Family& f, int64_t size, const graph::Graph& g) {
+    for (const auto& s : f.samples)
+      if (s.first == size) return;
+    f.samples.emplace_back(size, g);
+    if (f.samples.size() < 2) return;
+    std::vector<graph::DynamicGraph::Sample> samples;
+    for (const auto& [n, sg] : f.samples) samples.push_back({n, &sg});
+    std::string why;
+    const graph::FitResult r = graph::DynamicGraph::fit(samples, f.general, why);
+    if (r == graph::FitResult::NeedMore) return;
+    if (r == graph::FitResult::Done) {
+      ++stats.generalized;
+      log_info(fmt::format("[compile] {}: the traces at sizes {} generalise over the dynamic dims ({} numbers follow "
+                           "the size): other sizes replay without tracing", o.name,
+                           fmt::join(f.general->sample_sizes(), ", "), f.general->fitted_numbers()));
+    } else {
+      f.failed = true;
+      log_info(fmt::format("[compile] {}: no graph for every size of the dynamic dims: {}; each size is traced",
+                           o.name, why));
+    }
+    f.samples.clear();
+  }
+
+  TensorList trace(std::span<const Tensor> args, Guard guard, Family* fam, int64_t size) {
     graph::Graph g;
     TensorList out;
     {
@@ -105,7 +199,6 @@ struct CompiledFunction::Impl {
       out = fn(args);
       g = t.finish(out);
     }
-    const size_t traced = g.nodes().size();
     ++stats.traces;
     if (!g.host_reads().empty()) {
       ++stats.graph_breaks;
@@ -115,6 +208,17 @@ struct CompiledFunction::Impl {
       last = &entries.back().graph;
       return out;
     }
+    if (fam && !fam->general && !fam->failed) add_sample(*fam, size, g);
+    std::string log;
+    entries.push_back(build(std::move(guard), std::move(g), &log));
+    log_info(fmt::format("[compile] {}: {} (graph {} of at most {})", o.name, log, entries.size(), o.max_graphs));
+    last = &entries.back().graph;
+    return out;
+  }
+
+  // Runs the passes over a trace and plans its fusion and memory; `log` (if given) receives what they did.
+  Entry build(Guard guard, graph::Graph g, std::string* log) {
+    const size_t traced = g.nodes().size();
     int recomputed = 0;
     if (o.optimize) {
       stats.nodes_removed += graph::simplify(g);
@@ -131,12 +235,10 @@ struct CompiledFunction::Impl {
     graph::MemoryPlan memory = graph::plan_memory(g, fuse ? &fusion : nullptr, o.reuse_memory);
     stats.reused_outputs += memory.reused;
     stats.planned_peak_bytes = std::max(stats.planned_peak_bytes, memory.peak_bytes);
-    log_info(fmt::format("[compile] {}: traced {} nodes, {} after the passes ({} recomputed), {} of them in {} fused "
-                         "groups; {} (graph {} of at most {})", o.name, traced, g.nodes().size(), recomputed,
-                         fusion.fused_nodes, fusion.groups.size(), memory.str(), entries.size() + 1, o.max_graphs));
-    entries.push_back({std::move(guard), std::move(g), false, std::move(fusion), std::move(memory)});
-    last = &entries.back().graph;
-    return out;
+    if (log)
+      *log = fmt::format("traced {} nodes, {} after the passes ({} recomputed), {} of them in {} fused groups; {}",
+                         traced, g.nodes().size(), recomputed, fusion.fused_nodes, fusion.groups.size(), memory.str());
+    return {std::move(guard), std::move(g), false, std::move(fusion), std::move(memory)};
   }
 
   // Replays, then restores the captured state, runs the function eagerly and compares outputs and state.
@@ -203,16 +305,12 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
   const int64_t call = s.calls++;
   if (!s.enabled || call < s.o.warmup) return s.eager(args);
   Guard guard = Guard::of(args);
-  for (const Impl::Entry& e : s.entries) {
-    if (!(e.guard == guard)) continue;
-    s.last = &e.graph;
-    if (e.eager) return s.eager(args);
-    ++s.stats.replays;
-    if (s.verify_every > 0 && s.stats.replays % s.verify_every == 0) return s.verify(e, args);
-    // A graph with its own backward (gradients left in .grad) replays without autograd; a forward-only one records
-    // autograd when the caller's grad mode does, so its outputs can be differentiated eagerly.
-    return graph::execute(e.graph, args, nullptr, guard.grad_mode && e.graph.grads().empty(), &e.fusion, &e.memory);
-  }
+  for (const Impl::Entry& e : s.entries)
+    if (e.guard == guard) return s.replay(e, args);
+  std::optional<std::pair<Guard, int64_t>> dynamic = s.dynamic_key(guard, args);
+  Impl::Family* fam = dynamic ? &s.family(dynamic->first) : nullptr;
+  if (fam && fam->general)
+    if (const Impl::Entry* e = s.instance(*fam, dynamic->second, guard)) return s.replay(*e, args);
   if (static_cast<int>(s.entries.size()) >= s.o.max_graphs) {
     if (!s.warned_full)
       log_info(fmt::format("[compile] {}: {} graphs traced already; calls with new shapes or modes run eagerly",
@@ -220,7 +318,7 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
     s.warned_full = true;
     return s.eager(args);
   }
-  return s.trace(args, std::move(guard));
+  return s.trace(args, std::move(guard), fam, dynamic ? dynamic->second : 0);
 }
 
 const CompiledFunction::Stats& CompiledFunction::stats() const { return impl_->stats; }

@@ -8,6 +8,8 @@
 //   - later calls whose guards hold replay the graph without running the function's host code.
 // Guards: each argument's dtype, device, shape, strides and requires_grad; grad mode; autocast on/off and its dtype.
 // A call that fails them traces again (up to `max_graphs` graphs per function, then it runs eagerly, with a log line).
+// Dims marked dynamic (CompileOptions::dynamic_dims) leave their size out of the guards once traces at a few sizes
+// have been generalised into one graph for every size (graph/dynamic.h).
 //
 // What is baked in (document it where you compile): host control flow and host scalars (learning rates, step counts
 // a host loop keeps) are those of the traced call. Host code that reads data (item(), tolist(), printing a tensor
@@ -23,6 +25,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <ds/graph/ir.h>
 
@@ -38,6 +41,18 @@ struct CompileOptions {
   bool reuse_memory = true;  // write results into inputs no later node reads (graph/memory_plan.h);
                              // DS_COMPILE_REUSE=0 turns it off
   int max_graphs = 8;      // traces kept per function (one per set of guards)
+  // Dimensions whose size may change from call to call without a trace per size: {argument, dimension} pairs that
+  // all have one size s in a call (the batch dimension of the inputs and of the labels). The first calls at new sizes
+  // trace as usual; once three traces (four where a number grows as s^2, attention's T x T) agree on how every number
+  // of the graph follows from s (graph/dynamic.h), a call at another size replays a graph made from them, untraced.
+  // Host code that turns the size into something other than an op's attribute or a tensor's shape (a number kept
+  // in a host effect) is not seen. A call whose marked sizes differ, are below 2 or belong to a non-contiguous
+  // argument is specialised as if no dim were marked, and so is every call of a program whose traces cannot be
+  // generalised (one log line names the number or node that differs).
+  struct DynamicDim {
+    int arg = 0, dim = 0;
+  };
+  std::vector<DynamicDim> dynamic_dims;
   int verify_every = -1;   // replays between eager checks; -1: DS_COMPILE_VERIFY (0: never)
   double verify_rtol = 1e-5, verify_atol = 1e-6;
   std::string name = "compiled function";  // in logs and errors
@@ -63,6 +78,8 @@ class CompiledFunction {
     int64_t recomputed = 0;     // nodes the rematerialisation pass added, over all traces
     int64_t reused_outputs = 0; // results the memory plans write into dying inputs, over all traces
     int64_t planned_peak_bytes = 0;  // the largest memory plan's peak of intermediates (graph/memory_plan.h)
+    int64_t generalized = 0;    // sets of traces generalised over the dynamic dims
+    int64_t dynamic_graphs = 0; // graphs made from a generalised trace at a new size (without tracing)
   };
   const Stats& stats() const;
   // The graph the last call replayed or traced (null before the first trace).

@@ -114,6 +114,11 @@ class Graph {
   void replace_all_uses(ValueId from, ValueId to);
 
   const Value& value(ValueId v) const { return values_[static_cast<size_t>(v)]; }
+  // For passes that rewrite metadata (graph/dynamic.h sets a value's sizes, a draw's counters, a captured scalar at
+  // another size).
+  Value& mutable_value(ValueId v) { return values_[static_cast<size_t>(v)]; }
+  std::vector<RngDraw>& mutable_rng() { return rng_; }
+  std::vector<Tensor>& mutable_captured() { return captured_; }
   size_t num_values() const { return values_.size(); }
   const std::vector<Node>& nodes() const { return nodes_; }
   std::vector<Node>& mutable_nodes() { return nodes_; }

@@ -136,3 +136,66 @@ TEST_CASE("compile: the verify mode compares replays with eager runs and names a
   CHECK_THROWS_WITH(scale({x}), Catch::Contains("[compile] scale (DS_COMPILE_VERIFY): output 0 differs") &&
                                     Catch::Contains("compiled 1 vs eager 3"));
 }
+
+TEST_CASE("compile: dynamic dims: a training step at any batch size replays after three traces, bitwise",
+          "[graph][compile][dynamic]") {
+  Mlp a(31), b(31);
+  CompiledFunction step = compile([&](std::span<const Tensor> xy) { return b.step(xy); },
+                                  {.dynamic_dims = {{0, 0}, {1, 0}}, .name = "dynamic step"});
+  const std::vector<int64_t> sizes = {12, 12, 7, 9, 5, 20, 13, 7, 5, 3};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto [x, y] = batch(static_cast<int>(i), sizes[i]);
+    INFO("call " << i << ", batch " << sizes[i]);
+    CHECK(same(a.step(std::vector<Tensor>{x, y})[0], step({x, y})[0]));
+    for (size_t k = 0; k < a.p.size(); ++k) {
+      CHECK(same(a.p[k], b.p[k]));
+      CHECK(same(a.p[k].grad(), b.p[k].grad()));
+    }
+  }
+  // Call 0 runs eagerly (warm-up); traces at 12, 7 and 9 generalise; graphs are made at 5, 20, 13 and 3 (5 twice),
+  // and 7 replays its own trace.
+  CHECK(step.stats().traces == 3);
+  CHECK(step.stats().generalized == 1);
+  CHECK(step.stats().dynamic_graphs == 4);
+  CHECK(step.stats().replays == 6);
+  REQUIRE(step.last_graph() != nullptr);
+  CHECK(step.last_graph()->value(step.last_graph()->inputs()[0]).sizes == Shape{3, 6});
+}
+
+TEST_CASE("compile: dynamic dims: calls that cannot share a graph are specialised", "[graph][compile][dynamic]") {
+  SECTION("a program whose traces differ in a floating-point number (batch norm's n / (n - 1))") {
+    Tensor mean_a = zeros({3}), var_a = ones({3}), mean_b = zeros({3}), var_b = ones({3});
+    auto bn = [](const Tensor& x, const Tensor& m, const Tensor& v) { return batch_norm(x, m, v, {}, {}, true); };
+    CompiledFunction f = compile([&](std::span<const Tensor> x) { return TensorList{bn(x[0], mean_b, var_b)}; },
+                                 {.warmup = 0, .dynamic_dims = {{0, 0}}});
+    for (int64_t s : {4, 6, 8, 10, 6}) {
+      const Tensor x = randn({s, 3}) * 2.0 + 1.0;
+      INFO("batch " << s);
+      CHECK(same(bn(x, mean_a, var_a), f({x})[0]));
+      CHECK(same(mean_a, mean_b));
+      CHECK(same(var_a, var_b));
+    }
+    CHECK(f.stats().traces == 4);
+    CHECK(f.stats().replays == 1);
+    CHECK(f.stats().generalized == 0);
+    CHECK(f.stats().dynamic_graphs == 0);
+  }
+  SECTION("marked sizes that differ, or below 2") {
+    CompiledFunction f = compile([](std::span<const Tensor> x) { return TensorList{sum(x[0]) + sum(x[1])}; },
+                                 {.warmup = 0, .dynamic_dims = {{0, 0}, {1, 0}}});
+    for (int64_t s : {4, 5, 6, 7, 1}) CHECK(f({ones({s, 2}), ones({s})})[0].item<float>() == 3.0f * float(s));
+    CHECK(f.stats().generalized == 1);
+    CHECK(f.stats().dynamic_graphs == 1);  // 7; the size-1 call has a trace of its own
+    CHECK(f({ones({4, 2}), ones({5})})[0].item<float>() == 13.0f);
+    CHECK(f.stats().traces == 5);
+  }
+  SECTION("dims that do not exist") {
+    CompiledFunction f = compile([](std::span<const Tensor> x) { return TensorList{x[0] * 2.0}; },
+                                 {.warmup = 0, .dynamic_dims = {{0, 3}}, .name = "doubling"});
+    CHECK_THROWS_WITH(f({ones({4, 3})}), Catch::Contains("doubling: dynamic_dims names dimension 3 of argument 0, "
+                                                         "which is [4, 3]"));
+    CompiledFunction g = compile([](std::span<const Tensor> x) { return TensorList{x[0] * 2.0}; },
+                                 {.warmup = 0, .dynamic_dims = {{1, 0}}, .name = "doubling"});
+    CHECK_THROWS_WITH(g({ones({4, 3})}), Catch::Contains("dynamic_dims names argument 1, but the call has 1"));
+  }
+}

@@ -35,7 +35,8 @@ struct Trained {
   CompiledFunction::Stats stats;
 };
 
-Trained train(const std::function<Run()>& make, const MakeBatch& batch, bool compiled, int steps) {
+Trained train(const std::function<Run()>& make, const MakeBatch& batch, bool compiled, int steps,
+              CompileOptions options = {.name = "model step"}) {
   manual_seed(7);
   Run r = make();
   optim::AdamW opt(r.model->parameters(), {.lr = 1e-3, .weight_decay = 0.01});
@@ -46,7 +47,7 @@ Trained train(const std::function<Run()>& make, const MakeBatch& batch, bool com
     opt.zero_grad();
     return TensorList{loss.detach()};
   };
-  CompiledFunction f = compile(step, {.name = "model step"});
+  CompiledFunction f = compile(step, std::move(options));
   Trained t{r.model, {}, {}};
   for (int i = 0; i < steps; ++i) {
     auto [x, y] = batch(i);
@@ -56,13 +57,15 @@ Trained train(const std::function<Run()>& make, const MakeBatch& batch, bool com
   return t;
 }
 
-// Returns the compiled run's stats.
+// Returns the compiled run's stats. With dynamic dims the batches change shape; otherwise there is one trace.
 CompiledFunction::Stats check_same_training(const std::function<Run()>& make, const MakeBatch& batch,
-                                            int steps = 20) {
+                                            int steps = 20, std::vector<CompileOptions::DynamicDim> dynamic = {}) {
   const Trained eager = train(make, batch, false, steps);
-  const Trained comp = train(make, batch, true, steps);
-  CHECK(comp.stats.traces == 1);
-  CHECK(comp.stats.replays == steps - 2);  // a warm-up call, the trace, then replays
+  const Trained comp = train(make, batch, true, steps, {.dynamic_dims = dynamic, .name = "model step"});
+  if (dynamic.empty()) {
+    CHECK(comp.stats.traces == 1);
+    CHECK(comp.stats.replays == steps - 2);  // a warm-up call, the trace, then replays
+  }
   CHECK(comp.stats.graph_breaks == 0);
   CHECK(comp.stats.fused_nodes >= 6);  // bias + activation, batch norm's arithmetic, relu's backward, ... (fusion.h)
   CHECK(comp.stats.reused_outputs >= 1);  // elementwise results over dying inputs (memory_plan.h)
@@ -122,4 +125,40 @@ TEST_CASE("compiled training equals eager training bitwise: a GPT with dropout, 
         return Run{gpt, [raw](const Tensor& idx, const Tensor& tgt) { return raw->loss(idx, tgt); }};
       },
       tokens);
+}
+
+TEST_CASE("compiled training with dynamic dims equals eager training bitwise: MLP over batch sizes, GPT over "
+          "sequence lengths", "[graph][compile][models][dynamic]") {
+  // Batch sizes: the warm-up and the trace at 8, traces at 5 and 11 generalise, then graphs made for the others.
+  const std::vector<int64_t> batches = {8, 8, 5, 11, 6, 8, 3, 16, 5, 7, 2, 12};
+  const MakeBatch images = [&](int step) {
+    Generator g(100 + static_cast<uint64_t>(step));
+    const int64_t n = batches[static_cast<size_t>(step)];
+    return std::pair{randn({n, 1, 28, 28}, {}, &g), randint(0, 10, {n}, {.dtype = kI64}, &g)};
+  };
+  auto stats = check_same_training([] { return vision(models::mlp(784, {64}, 10)); }, images,
+                                   static_cast<int>(batches.size()), {{0, 0}, {1, 0}});
+  CHECK(stats.traces == 3);
+  CHECK(stats.generalized == 1);
+  CHECK(stats.dynamic_graphs == 6);  // 6, 3, 16, 7, 2, 12 (8 and 5 replay their traces)
+  // Sequence lengths: attention's dropout draws T^2 counters, so four traces (16, 8, 12, 10) generalise.
+  const models::GPTConfig c{.vocab_size = 96, .block_size = 16, .n_layer = 2, .n_head = 2, .n_embd = 32,
+                            .dropout = 0.1};
+  const std::vector<int64_t> lengths = {16, 16, 8, 12, 10, 6, 16, 14, 9, 7, 3, 15};
+  const MakeBatch tokens = [&](int step) {
+    Generator g(300 + static_cast<uint64_t>(step));
+    const int64_t t = lengths[static_cast<size_t>(step)];
+    return std::pair{randint(0, c.vocab_size, {2, t}, {.dtype = kI64}, &g),
+                     randint(0, c.vocab_size, {2, t}, {.dtype = kI64}, &g)};
+  };
+  stats = check_same_training(
+      [&] {
+        auto gpt = models::gpt(c);
+        models::GPT* raw = gpt.get();
+        return Run{gpt, [raw](const Tensor& idx, const Tensor& tgt) { return raw->loss(idx, tgt); }};
+      },
+      tokens, static_cast<int>(lengths.size()), {{0, 1}, {1, 1}});
+  CHECK(stats.traces == 4);
+  CHECK(stats.generalized == 1);
+  CHECK(stats.dynamic_graphs == 6);  // 6, 14, 9, 7, 3, 15
 }
