@@ -219,11 +219,15 @@ struct CompiledFunction::Impl {
   // Runs the passes over a trace and plans its fusion and memory; `log` (if given) receives what they did.
   Entry build(Guard guard, graph::Graph g, std::string* log) {
     const size_t traced = g.nodes().size();
-    int recomputed = 0;
+    int recomputed = 0, folded = 0;
     if (o.optimize) {
-      stats.nodes_removed += graph::simplify(g);
-      stats.nodes_removed += graph::eliminate_common_subexpressions(g);
-      stats.nodes_removed += graph::eliminate_dead_code(g);
+      graph::simplify(g);
+      graph::eliminate_common_subexpressions(g);
+      // After simplify, which knows the wrapped numbers folding turns into plain constants.
+      if (o.fold) folded = graph::fold_constants(g);
+      graph::eliminate_dead_code(g);
+      stats.nodes_removed += static_cast<int64_t>(traced - g.nodes().size());
+      stats.folded += folded;
       // Last: common subexpressions would merge a recomputation back into its original.
       if (o.remat) recomputed = graph::rematerialize(g);
       stats.recomputed += recomputed;
@@ -236,8 +240,9 @@ struct CompiledFunction::Impl {
     stats.reused_outputs += memory.reused;
     stats.planned_peak_bytes = std::max(stats.planned_peak_bytes, memory.peak_bytes);
     if (log)
-      *log = fmt::format("traced {} nodes, {} after the passes ({} recomputed), {} of them in {} fused groups; {}",
-                         traced, g.nodes().size(), recomputed, fusion.fused_nodes, fusion.groups.size(), memory.str());
+      *log = fmt::format("traced {} nodes, {} after the passes ({} folded, {} recomputed), {} of them in {} fused "
+                         "groups; {}", traced, g.nodes().size(), folded, recomputed, fusion.fused_nodes,
+                         fusion.groups.size(), memory.str());
     return {std::move(guard), std::move(g), false, std::move(fusion), std::move(memory)};
   }
 
@@ -291,6 +296,7 @@ CompiledFunction::CompiledFunction(TensorFunction fn, CompileOptions options) : 
   impl_->enabled = env_int("DS_COMPILE", 1) != 0;
   impl_->fuse = impl_->o.fuse && env_int("DS_COMPILE_FUSE", 1) != 0;
   impl_->o.remat = impl_->o.remat && env_int("DS_COMPILE_REMAT", 1) != 0;
+  impl_->o.fold = impl_->o.fold && env_int("DS_COMPILE_FOLD", 1) != 0;
   impl_->o.reuse_memory = impl_->o.reuse_memory && env_int("DS_COMPILE_REUSE", 1) != 0;
   impl_->verify_every = impl_->o.verify_every >= 0 ? impl_->o.verify_every : env_int("DS_COMPILE_VERIFY", 0);
   DS_CHECK(impl_->o.warmup >= 0 && impl_->o.max_graphs >= 1, "compile", "{}: warmup must be >= 0 and max_graphs "

@@ -36,6 +36,8 @@ struct CompileOptions {
   bool optimize = true;    // run the graph passes
   bool fuse = true;        // run chains of pointwise ops as fused CPU programs (graph/fusion.h); DS_COMPILE_FUSE=0
                            // turns it off
+  bool fold = true;        // run nodes that read only constants once, at compile time (passes.h); DS_COMPILE_FOLD=0
+                           // turns it off
   bool remat = true;       // recompute cheap elementwise activations where the backward reads them (passes.h);
                            // DS_COMPILE_REMAT=0 turns it off
   bool reuse_memory = true;  // write results into inputs no later node reads (graph/memory_plan.h);
@@ -75,6 +77,7 @@ class CompiledFunction {
     int64_t nodes_removed = 0;  // by the passes, over all traces
     int64_t graph_breaks = 0;   // traces that read data on the host (their calls run eagerly)
     int64_t fused_nodes = 0;    // nodes run inside fused groups, over all traces' plans
+    int64_t folded = 0;         // nodes constant folding ran once at compile time, over all traces
     int64_t recomputed = 0;     // nodes the rematerialisation pass added, over all traces
     int64_t reused_outputs = 0; // results the memory plans write into dying inputs, over all traces
     int64_t planned_peak_bytes = 0;  // the largest memory plan's peak of intermediates (graph/memory_plan.h)

@@ -140,3 +140,71 @@ TEST_CASE("simplify: not where the result is written, promoted or the caller's o
   Graph ga = trace_of(x, [](const Tensor& t) { return t * 1.0; });
   CHECK(simplify(ga) == 0);
 }
+
+TEST_CASE("simplify: a view that changes nothing goes, and a chain of reshapes reads its root", "[graph][passes]") {
+  auto f = [](const Tensor& x) {
+    const Tensor y = exp(x);
+    return y.view({12}).view({2, 6}).unsqueeze(0).view({3, 4}).squeeze(0) * 2.0;  // squeeze(0): size 3, no-op
+  };
+  const Tensor x = full({12}, 0.5);
+  Graph g = trace_of(x, f);
+  INFO(g.str());
+  CHECK(count(g, OpId::view) + count(g, OpId::unsqueeze) + count(g, OpId::squeeze) == 5);
+  simplify(g);
+  eliminate_dead_code(g);
+  g.verify();
+  // view({12}) of a [12] and squeeze(0) of a [3, 4] change nothing; view({3, 4}) of unsqueeze of view of exp(x)
+  // becomes one view of exp(x).
+  CHECK(count(g, OpId::view) == 1);
+  CHECK(count(g, OpId::unsqueeze) + count(g, OpId::squeeze) == 0);
+  const Tensor x2 = full({12}, -1.5);
+  CHECK(same(execute(g, {&x2, 1})[0], f(x2)));
+  CHECK(execute(g, {&x2, 1})[0].sizes() == Shape{3, 4});
+}
+
+TEST_CASE("constant folding: casts of host numbers and factories run once, with eager's values", "[graph][passes]") {
+  auto f = [](const Tensor& x) {
+    const Tensor pos = arange(0, 4).to(kF32).view({1, 4}) * 0.5;  // built from constants alone
+    return x * 3.0 + pos;
+  };
+  const Tensor x = full({2, 4}, 0.25);
+  Graph g = trace_of(x, f);
+  INFO(g.str());
+  const size_t before = g.nodes().size();
+  const size_t captured = g.captured().size();
+  const int folded = fold_constants(g);
+  eliminate_dead_code(g);
+  g.verify();
+  INFO(g.str());
+  CHECK(folded >= 3);  // arange, its cast, the view, the product (and the casts of 0.5 and 3.0)
+  CHECK(g.nodes().size() == before - static_cast<size_t>(folded));
+  CHECK(g.nodes().size() == 2);  // x * 3 and the sum
+  CHECK(g.captured().size() > captured);
+  const Tensor x2 = full({2, 4}, -2.0);
+  CHECK(same(execute(g, {&x2, 1})[0], f(x2)));
+}
+
+TEST_CASE("constant folding: not what is written in place, the caller's outputs or large", "[graph][passes]") {
+  auto accumulate = [](const Tensor& x) {
+    Tensor acc = zeros({3});  // fresh on every run: it is written below
+    acc.add_(x);
+    return acc * 2.0;
+  };
+  const Tensor x = full({3}, 0.5);
+  Graph g = trace_of(x, accumulate);
+  fold_constants(g);
+  CHECK(count(g, OpId::full) == 1);
+  const Tensor x2 = full({3}, 1.5);
+  CHECK(same(execute(g, {&x2, 1})[0], accumulate(x2)));
+  CHECK(same(execute(g, {&x2, 1})[0], accumulate(x2)));  // the same again: the zeros were not kept
+  // A constant returned to the caller stays a node: the caller may write to it.
+  Tracer t({&x, 1});
+  const TensorList ys = {zeros({3}), x + 1.0};
+  Graph go = t.finish(ys);
+  const size_t before = go.nodes().size();
+  fold_constants(go);
+  CHECK(go.nodes().size() == before - 1);  // only the cast of 1.0
+  // Above max_bytes: kept.
+  Graph gl = trace_of(x, [](const Tensor& t) { return t + ones({3}); });
+  CHECK(fold_constants(gl, 8) == 0);
+}

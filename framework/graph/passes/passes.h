@@ -19,10 +19,18 @@ int eliminate_dead_code(Graph& g);
 // ops (their RNG state is a value of its own), are never merged.
 int eliminate_common_subexpressions(Graph& g);
 
-// Algebraic identities: x * 1, 1 * x, x / 1, x + 0, 0 + x, x - 0 by a scalar the program passed become x, and a
-// permute of a permute that restores the order becomes the value permuted first; never where the result or x is
-// written in place, changes dtype or shape, or would hand the caller an argument or captured tensor itself.
+// Algebraic identities: x * 1, 1 * x, x / 1, x + 0, 0 + x, x - 0 by a scalar the program passed become x, a
+// permute of a permute that restores the order becomes the value permuted first, a view that changes no size or
+// stride becomes its input, and a reshape of a reshape of a contiguous value reads that value; never where the
+// result or x is written in place, changes dtype or shape, or would hand the caller an argument or captured tensor
+// itself.
 int simplify(Graph& g);
+
+// Constant folding: nodes that read only constants (numbers the program wrapped for this call, results of folded
+// nodes; factories read nothing) run once, now, and the nodes that read them read captured constants instead. Never
+// folded: results written in place, outputs and gradients, results off the CPU or above max_bytes. Returns the
+// nodes removed.
+int fold_constants(Graph& g, int64_t max_bytes = 1 << 20);
 
 // Rematerialisation: an elementwise result that is read again long after it was made (an activation the backward
 // reads) is recomputed just before that later read instead of being held in between, when every input of its node

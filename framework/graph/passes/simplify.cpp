@@ -1,5 +1,6 @@
 // Algebraic simplification (passes.h): x * 1, x / 1, x + 0, x - 0 by a scalar constant become x; a permute of a
-// permute that together restore the order becomes the original value. A result that some node writes in place keeps
+// permute that together restore the order becomes the original value; a view that changes no size or stride is its
+// input, and a chain of reshapes (view, squeeze, unsqueeze) of a contiguous value is one view of it. A result that some node writes in place keeps
 // its own storage (it is not replaced by its input, which the write would then change).
 #include <bit>
 #include <optional>
@@ -85,6 +86,31 @@ int simplify(Graph& g) {
         if (identity && g.value(base).strides == g.value(out).strides && g.value(base).offset == g.value(out).offset &&
             same_meta(g.value(base), g.value(out)))
           keep = base;
+        break;
+      }
+      case OpId::view:
+      case OpId::squeeze:
+      case OpId::unsqueeze:
+      case OpId::expand: {
+        const ValueId in = n.inputs[0];
+        const Value &src = g.value(in), &dst = g.value(out);
+        if (src.kind != ValueKind::Result) break;
+        // A view that changes nothing is its input.
+        if (src.sizes == dst.sizes && src.strides == dst.strides && src.offset == dst.offset) {
+          keep = in;
+          break;
+        }
+        // A reshape of a reshape of a contiguous value is one reshape of that value (the first may then die).
+        const Node& before = nodes[static_cast<size_t>(src.node)];
+        const bool reshapes = before.op == OpId::view || before.op == OpId::squeeze || before.op == OpId::unsqueeze;
+        if (n.op == OpId::expand || !reshapes || drop[static_cast<size_t>(src.node)]) break;
+        const ValueId root = before.inputs[0];
+        if (!is_contiguous(g.value(root)) || !is_contiguous(dst) || g.value(root).offset != dst.offset) break;
+        Node& rewritten = nodes[i];
+        rewritten.op = OpId::view;
+        rewritten.attrs = ShapeAttrs{.shape = dst.sizes};
+        rewritten.inputs[0] = root;
+        ++changed;
         break;
       }
       default: break;
