@@ -41,8 +41,11 @@ double fma_peak_gflops(int threads) {
         auto first = [](V v) { return v; };
 #endif
         static_assert(lanes > 0);
-        // Ten independent chains hide the FMA latency on every x86 core we know.
-        V a0 = set1(1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+        // Ten independent chains hide the FMA latency on every x86 core we know. Each starts from its own value: ten
+        // equal chains are one chain to the compiler (GCC 12 kept a single FMA in the loop, which timed its latency
+        // and reported 2.5x the peak on an AVX-512 EPYC).
+        V a0 = set1(1.00f), a1 = set1(1.01f), a2 = set1(1.02f), a3 = set1(1.03f), a4 = set1(1.04f),
+          a5 = set1(1.05f), a6 = set1(1.06f), a7 = set1(1.07f), a8 = set1(1.08f), a9 = set1(1.09f);
         const V m = set1(0.9999999f), c = set1(1e-7f);
         for (long i = 0; i < iters; ++i) {
           a0 = fma(a0, m, c); a1 = fma(a1, m, c); a2 = fma(a2, m, c); a3 = fma(a3, m, c); a4 = fma(a4, m, c);

@@ -204,8 +204,8 @@ double fma_peak(int threads) {
     float sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     {
-      __m256 a[10];
-      for (auto& v : a) v = _mm256_set1_ps(1.0f);
+      __m256 a[10];  // chains from distinct values: equal ones are merged into one chain by the compiler
+      for (int j = 0; j < 10; ++j) a[j] = _mm256_set1_ps(1.0f + 0.01f * static_cast<float>(j));
       const __m256 m = _mm256_set1_ps(0.9999999f), c = _mm256_set1_ps(1e-7f);
       for (long i = 0; i < iters; ++i)
         for (auto& v : a) v = _mm256_fmadd_ps(v, m, c);
