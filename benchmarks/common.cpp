@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include "ops/cpu/gemm.h"
+
 #include <immintrin.h>
 #include <omp.h>
 
@@ -66,6 +68,27 @@ double fma_peak_gflops(int threads) {
     if (sink == 42) std::puts("");
   }
   return median(runs);
+}
+
+std::string isa_str() {
+  __builtin_cpu_init();
+  std::string s = "CPU:";
+  // (__builtin_cpu_supports takes a literal only)
+  if (__builtin_cpu_supports("avx512f")) s += " avx512f";
+  if (__builtin_cpu_supports("avx512bw")) s += " avx512bw";
+  if (__builtin_cpu_supports("avx512bf16")) s += " avx512bf16";
+  if (__builtin_cpu_supports("avx512vnni")) s += " avx512vnni";
+  if (__builtin_cpu_supports("avx2")) s += " avx2";
+  if (__builtin_cpu_supports("fma")) s += " fma";
+#if defined(__AVX512F__)
+  s += "; f32 GEMM 6x32 AVX-512";
+#elif defined(__AVX2__)
+  s += "; f32 GEMM 6x16 AVX2";
+#else
+  s += "; f32 GEMM scalar";
+#endif
+  s += ds::cpu::gemm_bf16_available() ? "; bf16 GEMM vdpbf16ps" : "; bf16 GEMM widened to f32";
+  return s;
 }
 
 double median(std::vector<double> v) {

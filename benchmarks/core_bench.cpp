@@ -17,6 +17,7 @@
 #include <ds/ds.h>
 
 #include "common.h"
+#include "ops/cpu/gemm.h"
 
 using namespace ds;
 using ds::bench::median;
@@ -29,7 +30,7 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 struct GemmRow {
   int64_t n;
   int threads;
-  std::vector<double> ds, eigen, peak, torch;
+  std::vector<double> ds, eigen, peak, torch, bf16;  // bf16: matmul of bf16 copies of the operands
 };
 
 double tiny_op_ns(int reps) {
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   std::printf("ds bench core: %d rounds, interleaved (ds, eigen%s), medians; up to %d threads\n", rounds,
               torch ? ", torch" : "", max_threads);
   if (!torch) std::printf("(torch is not importable: the PyTorch columns are skipped; pip install torch to add them)\n");
+  std::printf("ISA: %s\n", ds::bench::isa_str().c_str());
 
   std::vector<GemmRow> gemm;
   for (int64_t n : {512, 1024, 2048})
@@ -77,6 +79,9 @@ int main(int argc, char** argv) {
       set_num_threads(g.threads);
       Tensor warm = matmul(a, b);
       g.ds.push_back(flops / seconds([&] { Tensor p = matmul(a, b); }) / 1e9);
+      const Tensor a16 = a.to(kBF16), b16 = b.to(kBF16);
+      warm = matmul(a16, b16);
+      g.bf16.push_back(flops / seconds([&] { Tensor p = matmul(a16, b16); }) / 1e9);
       set_num_threads(max_threads);
       Eigen::setNbThreads(g.threads);
       c.noalias() = A * B;
@@ -108,17 +113,20 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\nFP32 GEMM (GFLOP/s, medians)\n%-6s %-7s %8s %8s %8s %10s %9s%s\n", "n", "threads", "peak", "ds", "eigen",
-              "ds/eigen", "ds/peak", torch ? "    torch  ds/torch" : "");
-  double g1024 = 0, g2048 = 0, g2048_peak = 0;
+  std::printf("\nFP32 GEMM (GFLOP/s, medians; bf16: matmul of bf16 operands, its ratio to ds's f32)\n"
+              "%-6s %-7s %8s %8s %8s %10s %9s %8s %9s%s\n", "n", "threads", "peak", "ds", "eigen", "ds/eigen", "ds/peak",
+              "bf16", "bf16/f32", torch ? "    torch  ds/torch" : "");
+  double g1024 = 0, g2048 = 0, g2048_peak = 0, bf16_2048 = 0;
   for (const GemmRow& g : gemm) {
-    std::vector<double> vs_eigen, vs_peak;
+    std::vector<double> vs_eigen, vs_peak, bf16_vs_f32;
     for (size_t i = 0; i < g.ds.size(); ++i) {
       vs_eigen.push_back(g.ds[i] / g.eigen[i]);
       vs_peak.push_back(g.ds[i] / g.peak[i]);
+      bf16_vs_f32.push_back(g.bf16[i] / g.ds[i]);
     }
-    std::printf("%-6lld %-7d %8.1f %8.1f %8.1f %9.0f%% %8.0f%%", static_cast<long long>(g.n), g.threads,
-                median(g.peak), median(g.ds), median(g.eigen), 100 * median(vs_eigen), 100 * median(vs_peak));
+    std::printf("%-6lld %-7d %8.1f %8.1f %8.1f %9.0f%% %8.0f%% %8.1f %8.0f%%", static_cast<long long>(g.n), g.threads,
+                median(g.peak), median(g.ds), median(g.eigen), 100 * median(vs_eigen), 100 * median(vs_peak),
+                median(g.bf16), 100 * median(bf16_vs_f32));
     if (!g.torch.empty()) std::printf(" %8.1f %8.0f%%", median(g.torch), 100 * median(g.ds) / median(g.torch));
     std::printf("\n");
     if (g.threads == std::min(2, max_threads)) {
@@ -126,6 +134,7 @@ int main(int argc, char** argv) {
       if (g.n == 2048) {
         g2048 = median(vs_eigen);
         g2048_peak = median(vs_peak);
+        bf16_2048 = median(bf16_vs_f32);
       }
     }
   }
@@ -140,6 +149,8 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, double>> kv = {{"gemm1024_vs_eigen", g1024},
                                                     {"gemm2048_vs_eigen", g2048},
                                                     {"gemm2048_vs_peak", g2048_peak},
+                                                    {"bf16_gemm2048_vs_f32", bf16_2048},
+                                                    {"bf16_vdpbf16ps", ds::cpu::gemm_bf16_available() ? 1.0 : 0.0},
                                                     {"tiny_op_ns", median(tiny)},
                                                     {"add_vs_memcpy", median(add_ratio)}};
   if (!torch_tiny.empty()) kv.push_back({"torch_tiny_op_ns", median(torch_tiny)});

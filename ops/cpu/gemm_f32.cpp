@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "gemm.h"
+#include "gemm_blocked.h"
 
 namespace ds::cpu {
 namespace {
@@ -43,15 +44,7 @@ void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restric
     ap += MR;
     bp += NR;
   }
-  for (int i = 0; i < MR; ++i) {
-    float* row = c + i * ldc;
-    if (beta) {
-      acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(row));
-      acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(row + 16));
-    }
-    _mm512_storeu_ps(row, acc[i][0]);
-    _mm512_storeu_ps(row + 16, acc[i][1]);
-  }
+  store_tile_avx512<MR>(acc, c, ldc, beta);
 #elif defined(__AVX2__) && defined(__FMA__)
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
          c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -150,45 +143,24 @@ PackBuffers& pack_buffers() {
   return buf;
 }
 
-// One thread's GEMM on a slice of C.
-void gemm_serial(int64_t m, int64_t n, int64_t k, MatRef<const float> a, MatRef<const float> b, MatRef<float> c,
-                 bool accumulate) {
-  PackBuffers& buf = pack_buffers();
-  alignas(64) float tile[MR * NR];
-  const bool c_rows = c.cs == 1;
-  for (int64_t jc = 0; jc < n; jc += NC) {
-    const int64_t nc = std::min(NC, n - jc);
-    for (int64_t pc = 0; pc < k; pc += KC) {
-      const int64_t kc = std::min(KC, k - pc);
-      const bool beta = accumulate || pc > 0;
-      pack_b(kc, nc, b.data + pc * b.rs + jc * b.cs, b.rs, b.cs, buf.b);
-      for (int64_t ic = 0; ic < m; ic += MC) {
-        const int64_t mc = std::min(MC, m - ic);
-        pack_a(mc, kc, a.data + ic * a.rs + pc * a.cs, a.rs, a.cs, buf.a);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int64_t nr = std::min(NR, nc - jr);
-          const float* bp = buf.b + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int64_t mr = std::min(MR, mc - ir);
-            const float* ap = buf.a + ir * kc;
-            float* cij = c.data + (ic + ir) * c.rs + (jc + jr) * c.cs;
-            if (c_rows && mr == MR && nr == NR) {
-              micro_kernel(kc, ap, bp, cij, c.rs, beta);
-              continue;
-            }
-            // Edge or strided C: compute the whole tile aside, then merge the valid part.
-            micro_kernel(kc, ap, bp, tile, NR, false);
-            for (int64_t i = 0; i < mr; ++i)
-              for (int64_t j = 0; j < nr; ++j) {
-                float& dst = cij[i * c.rs + j * c.cs];
-                dst = (beta ? dst : 0.0f) + tile[i * NR + j];
-              }
-          }
-        }
-      }
-    }
+// The blocking and kernels above, for gemm_blocked.
+struct F32Kernel {
+  using In = float;
+  using PackedA = float;
+  using PackedB = float;
+  static constexpr int64_t MR = cpu::MR, NR = cpu::NR, KC = cpu::KC, MC = cpu::MC, NC = cpu::NC;
+  static void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, float* out) {
+    cpu::pack_a(mc, kc, a, rs, cs, out);
   }
-}
+  static void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, float* out) {
+    cpu::pack_b(kc, nc, b, rs, cs, out);
+  }
+  static void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool beta) {
+    cpu::micro_kernel(kc, ap, bp, c, ldc, beta);
+  }
+  static int64_t a_panel(int64_t ir, int64_t kc) { return ir * kc; }
+  static int64_t b_panel(int64_t jr, int64_t kc) { return jr * kc; }
+};
 
 }  // namespace
 
@@ -201,23 +173,12 @@ void gemm(int64_t m, int64_t n, int64_t k, MatRef<const float> a, MatRef<const f
         for (int64_t j = 0; j < n; ++j) c.data[i * c.rs + j * c.cs] = 0.0f;
     return;
   }
-  // Threads only pay off on enough work; each takes a slice of rows (or of columns when C is short and wide).
-  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  int t = std::max(1, threads);
-  if (flops < 2e6 || omp_in_parallel()) t = 1;
-  if (t == 1) return gemm_serial(m, n, k, a, b, c, accumulate);
-  const bool by_rows = m >= n || m >= t * 4 * MR;
-  const int64_t extent = by_rows ? m : n, unit = by_rows ? MR : NR;
-  const int64_t per = (extent + t * unit - 1) / (t * unit) * unit;
-  const int parts = static_cast<int>((extent + per - 1) / per);
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-  for (int part = 0; part < parts; ++part) {
-    const int64_t lo = part * per, len = std::min(per, extent - lo);
-    if (by_rows)
-      gemm_serial(len, n, k, {a.data + lo * a.rs, a.rs, a.cs}, b, {c.data + lo * c.rs, c.rs, c.cs}, accumulate);
-    else
-      gemm_serial(m, len, k, a, {b.data + lo * b.cs, b.rs, b.cs}, {c.data + lo * c.cs, c.rs, c.cs}, accumulate);
-  }
+  // Threads only pay off on enough work.
+  split_over_threads(m, n, k, a, b, c, threads, MR, NR, 2e6,
+                     [&](int64_t m2, int64_t n2, MatRef<const float> a2, MatRef<const float> b2, MatRef<float> c2) {
+                       PackBuffers& buf = pack_buffers();
+                       gemm_blocked<F32Kernel>(m2, n2, k, a2, b2, c2, accumulate, buf.a, buf.b);
+                     });
 }
 
 }  // namespace ds::cpu

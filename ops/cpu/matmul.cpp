@@ -1,6 +1,9 @@
 // CPU kernel of matmul: a (..., m, k) @ b (..., k, n) -> out (..., m, n), batch dims broadcast through stride 0.
-// Each matrix goes to the GEMM with its own strides (no copies); 16-bit floats are widened to float32 first.
+// Each matrix goes to the GEMM with its own strides (no copies); bf16 operands go to the vdpbf16ps GEMM where the CPU
+// has AVX512_BF16 (gemm.h), and 16-bit floats are otherwise widened to float32 first.
 #include <omp.h>
+
+#include <type_traits>
 
 #include "gemm.h"
 #include "helpers.h"
@@ -19,7 +22,8 @@ Shape batch_strides(const Tensor& t, const Shape& out_batch) {
   return st;
 }
 
-template <typename T>
+// One GEMM per batch entry; T is the operands' element type, Out the result's (float32 for bf16 operands).
+template <typename T, typename Out = T>
 void batched(const Tensor& a, const Tensor& b, const Tensor& out) {
   const int64_t nd = out.dim();
   const int64_t m = out.sizes()[nd - 2], n = out.sizes()[nd - 1], k = a.sizes().back();
@@ -28,7 +32,7 @@ void batched(const Tensor& a, const Tensor& b, const Tensor& out) {
   const int64_t nbatch = numel_of(batch);
   const T* pa = static_cast<const T*>(a.data());
   const T* pb = static_cast<const T*>(b.data());
-  T* pc = static_cast<T*>(out.data());
+  Out* pc = static_cast<Out*>(out.data());
   const int64_t ars = a.strides()[a.dim() - 2], acs = a.strides()[a.dim() - 1];
   const int64_t brs = b.strides()[b.dim() - 2], bcs = b.strides()[b.dim() - 1];
   auto one = [&](int64_t i, int threads) {
@@ -39,8 +43,12 @@ void batched(const Tensor& a, const Tensor& b, const Tensor& out) {
       oa += idx * sa[d];
       ob += idx * sb[d];
     }
-    gemm(m, n, k, MatRef<const T>{pa + oa, ars, acs}, MatRef<const T>{pb + ob, brs, bcs},
-         MatRef<T>{pc + i * m * n, n, 1}, false, threads);
+    if constexpr (std::is_same_v<T, BFloat16>)
+      gemm_bf16(m, n, k, MatRef<const T>{pa + oa, ars, acs}, MatRef<const T>{pb + ob, brs, bcs},
+                MatRef<Out>{pc + i * m * n, n, 1}, threads);
+    else
+      gemm(m, n, k, MatRef<const T>{pa + oa, ars, acs}, MatRef<const T>{pb + ob, brs, bcs},
+           MatRef<Out>{pc + i * m * n, n, 1}, false, threads);
   };
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   if (nbatch > 1 && flops < 4e6) {  // many small products: one per thread
@@ -64,7 +72,10 @@ void matmul(const KernelCtx& c) {
     case DType::f16:
     case DType::bf16: {
       const Tensor wide(empty_base(out.sizes(), kF32, out.device()));
-      batched<float>(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide);
+      if (a.dtype() == kBF16 && b.dtype() == kBF16 && gemm_bf16_available())
+        batched<BFloat16, float>(a, b, wide);  // vdpbf16ps on the operands as they are
+      else
+        batched<float>(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide);
       const Tensor in[1] = {wide};
       Tensor outs[1] = {out};
       const Attrs attrs = CopyAttrs{out.dtype()};

@@ -54,14 +54,69 @@ TEST_CASE("ds's float32 GEMM matches a float64 triple loop on every layout and e
   }
 }
 
+TEST_CASE("the bf16 GEMM (vdpbf16ps) matches a float64 triple loop on every layout and edge", "[ops][gemm][bf16]") {
+  if (!cpu::gemm_bf16_available()) {
+    WARN("this CPU has no AVX512_BF16 (or DS_CPU_BF16=0): the vdpbf16ps GEMM is not run here; matmul's fallback is "
+         "tested below");
+    return;
+  }
+  manual_seed(5);
+  // k odd (a zero pads the last pair), k above one block (512), edges in m and n, a short wide C (split by columns).
+  const int64_t shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {6, 32, 512}, {13, 33, 257}, {97, 65, 1100}, {5, 700, 40},
+                               {200, 130, 64}};
+  for (const auto& s : shapes) {
+    const int64_t m = s[0], n = s[1], k = s[2];
+    for (int layout = 0; layout < 4; ++layout) {
+      const bool ta = layout & 1, tb = layout & 2;
+      const Tensor A = (ta ? randn({k, m}) : randn({m, k})).to(kBF16);
+      const Tensor B = (tb ? randn({n, k}) : randn({k, n})).to(kBF16);
+      const int64_t ars = ta ? 1 : k, acs = ta ? m : 1, brs = tb ? 1 : n, bcs = tb ? k : 1;
+      const Tensor A32 = A.to(kF32), B32 = B.to(kF32);  // the same values, exactly
+      const auto ref = naive_gemm(m, n, k, A32.data_ptr<float>(), ars, acs, B32.data_ptr<float>(), brs, bcs);
+      for (int threads : {1, 2}) {
+        std::vector<float> c(static_cast<size_t>(m * n) + 8, 1e30f);
+        cpu::gemm_bf16(m, n, k, {static_cast<const BFloat16*>(A.data()), ars, acs},
+                       {static_cast<const BFloat16*>(B.data()), brs, bcs}, {c.data(), n, 1}, threads);
+        double worst = 0;
+        for (int64_t i = 0; i < m * n; ++i) worst = std::max(worst, std::fabs(c[i] - ref[i]) / (1 + std::fabs(ref[i])));
+        INFO("m " << m << " n " << n << " k " << k << " layout " << layout << " threads " << threads);
+        CHECK(worst < 4e-6 * std::sqrt(static_cast<double>(k)));
+        for (int g = 0; g < 8; ++g) CHECK(c[m * n + g] == 1e30f);  // nothing written past C
+      }
+    }
+  }
+}
+
+TEST_CASE("bf16 matmul: the vdpbf16ps path and the float32 fallback both round float64's product", "[ops][bf16]") {
+  manual_seed(6);
+  const Tensor a = randn({3, 37, 70}).to(kBF16), b = randn({45, 70}).to(kBF16).t();  // batched, b transposed
+  const Tensor ref = matmul(a.to(kF64), b.to(kF64));                                // the bf16 values' product
+  const bool had = cpu::gemm_bf16_available();
+  INFO("vdpbf16ps path " << (had ? "on" : "absent on this CPU"));
+  const Tensor fast = matmul(a, b);
+  CHECK_FALSE(cpu::set_gemm_bf16_enabled(false));
+  const Tensor fallback = matmul(a, b);
+  CHECK(cpu::set_gemm_bf16_enabled(had) == had);
+  for (const Tensor& y : {fast, fallback}) {
+    REQUIRE(y.dtype() == kBF16);
+    const std::vector<double> got = y.to(kF64).contiguous().tolist<double>(), want = ref.contiguous().tolist<double>();
+    double worst = 0;  // in units of bf16's rounding of the exact product
+    for (size_t i = 0; i < got.size(); ++i)
+      worst = std::max(worst, std::fabs(got[i] - want[i]) / (std::ldexp(std::fabs(want[i]), -8) + 1e-3));
+    CHECK(worst <= 1.0);
+  }
+}
+
 TEST_CASE("GEMM accumulates into C and writes strided C", "[ops][gemm]") {
+  manual_seed(4);
   const Tensor A = randn({9, 7}), B = randn({7, 11});
   std::vector<float> c(9 * 2 * 11, 1.0f);  // C with row stride 22 and column stride 2
   cpu::gemm(9, 11, 7, {A.data_ptr<float>(), 7, 1}, {B.data_ptr<float>(), 11, 1}, {c.data(), 22, 2}, true, 2);
   const auto ref = naive_gemm(9, 11, 7, A.data_ptr<float>(), 7, 1, B.data_ptr<float>(), 11, 1);
   for (int64_t i = 0; i < 9; ++i)
     for (int64_t j = 0; j < 11; ++j) {
-      CHECK(c[i * 22 + j * 2] == Approx(1.0 + ref[i * 11 + j]).epsilon(1e-5));
+      // (absolute margin too: 1 + ref can cancel to near 0, where float32's rounding of the 7-term sum dominates)
+      CHECK(c[i * 22 + j * 2] == Approx(1.0 + ref[i * 11 + j]).epsilon(1e-5).margin(1e-5));
       CHECK(c[i * 22 + j * 2 + 1] == 1.0f);  // the gaps are untouched
     }
 }
