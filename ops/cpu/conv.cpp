@@ -4,6 +4,7 @@
 // convolutions (groups == C == O) take direct loops over the planes instead (see is_depthwise).
 //   x: (N, C, H, W)   w: (O, C/groups, kh, kw)   y: (N, O, Ho, Wo)
 #include <cstring>
+#include <type_traits>
 #include <vector>
 #include <omp.h>
 
@@ -125,17 +126,18 @@ void shuffle_chunk(T* y, const Geo& g, int64_t n0, int64_t nb, int64_t gi, T* tm
 Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : contiguous_copy(t); }
 
 // The scratch of a pass over the batch in chunks of samples: the columns (K, nb*L) and one group's outputs
-// (Og, nb*L), both pooled tensors.
-template <typename T>
+// (Og, nb*L), both pooled tensors. Out is the outputs' type (float32 for bf16 columns: the bf16 GEMM's result).
+template <typename T, typename Out = T>
 struct Workspace {
-  Workspace(const Geo& g, DType dt) : geo(g), nb_max(chunk_samples(g)) {
+  Workspace(const Geo& g, DType dt, DType out_dt) : geo(g), nb_max(chunk_samples(g)) {
     cols_holder = Tensor(empty_base({std::max<int64_t>(g.K() * nb_max * g.L(), 1)}, dt, kCPU));
     cols = static_cast<T*>(cols_holder.data());
     if (nb_max > 1) {
-      tmp_holder = Tensor(empty_base({g.Og() * nb_max * g.L()}, dt, kCPU));
-      tmp = static_cast<T*>(tmp_holder.data());
+      tmp_holder = Tensor(empty_base({g.Og() * nb_max * g.L()}, out_dt, kCPU));
+      tmp = static_cast<Out*>(tmp_holder.data());
     }
   }
+  Workspace(const Geo& g, DType dt) : Workspace(g, dt, dt) {}
   // f(n0, nb, gi) for every chunk [n0, n0 + nb) of samples and every group gi.
   template <typename F>
   void each_chunk(F&& f) const {
@@ -143,7 +145,7 @@ struct Workspace {
       for (int64_t gi = 0; gi < geo.groups; ++gi) f(n0, std::min(nb_max, geo.N - n0), gi);
   }
   // The (Og, nb*L) block of y (N, O, L) for group gi: y itself for one sample, gathered into tmp otherwise.
-  const T* gather_outputs(T* y, int64_t n0, int64_t nb, int64_t gi) {
+  const Out* gather_outputs(Out* y, int64_t n0, int64_t nb, int64_t gi) {
     if (nb == 1) return y + (n0 * geo.O + gi * geo.Og()) * geo.L();
     shuffle_chunk(y, geo, n0, nb, gi, tmp, true);
     return tmp;
@@ -153,8 +155,15 @@ struct Workspace {
   int64_t nb_max;
   Tensor cols_holder, tmp_holder;
   T* cols = nullptr;
-  T* tmp = nullptr;
+  Out* tmp = nullptr;
 };
+
+// The GEMM for the operands' type: float32 and float64, or bf16 operands into float32 (vdpbf16ps, gemm.h).
+template <typename T, typename Out>
+void gemm_of(int64_t m, int64_t n, int64_t k, MatRef<const T> a, MatRef<const T> b, MatRef<Out> c, int threads) {
+  if constexpr (std::is_same_v<T, BFloat16>) gemm_bf16(m, n, k, a, b, c, threads);
+  else gemm(m, n, k, a, b, c, false, threads);
+}
 
 // ---- Depthwise (groups == C == O): direct loops over (n, c) planes instead of one tiny GEMM per channel, from
 // benchmarks/kernels/depthwise_conv2d.cpp. Each plane is copied into (or accumulated in) a zero-padded per-thread
@@ -303,22 +312,24 @@ void depthwise_weight_grad(const T* x, const T* gy, T* dw, const Geo& g) {
   });
 }
 
-template <typename T>
+// y (of type Out: float32 for bf16 x and w) = conv(x, w).
+template <typename T, typename Out = T>
 void forward(const Tensor& x_, const Tensor& w_, const Tensor& y, const Geo& g) {
   const Tensor x = dense(x_), w = dense(w_);
   const T* px = static_cast<const T*>(x.data());
   const T* pw = static_cast<const T*>(w.data());
-  T* py = static_cast<T*>(y.data());
-  if (is_depthwise(g)) return depthwise_forward(px, pw, py, g);
+  Out* py = static_cast<Out*>(y.data());
+  if constexpr (std::is_same_v<T, Out>)
+    if (is_depthwise(g)) return depthwise_forward(px, pw, py, g);
   const int64_t K = g.K(), L = g.L(), Og = g.Og();
-  Workspace<T> ws(g, x.dtype());
+  Workspace<T, Out> ws(g, x.dtype(), y.dtype());
   ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {
     gather_cols(px, g, n0, nb, gi, ws.cols);
     const MatRef<const T> a{pw + gi * Og * K, K, 1}, b{ws.cols, nb * L, 1};
     if (nb == 1) {
-      gemm(Og, L, K, a, b, MatRef<T>{py + (n0 * g.O + gi * Og) * L, L, 1}, false, omp_get_max_threads());
+      gemm_of(Og, L, K, a, b, MatRef<Out>{py + (n0 * g.O + gi * Og) * L, L, 1}, omp_get_max_threads());
     } else {
-      gemm(Og, nb * L, K, a, b, MatRef<T>{ws.tmp, nb * L, 1}, false, omp_get_max_threads());
+      gemm_of(Og, nb * L, K, a, b, MatRef<Out>{ws.tmp, nb * L, 1}, omp_get_max_threads());
       shuffle_chunk(py, g, n0, nb, gi, ws.tmp, false);
     }
   });
@@ -367,7 +378,8 @@ void weight_grad(const Tensor& x_, const Tensor& gy_, const Tensor& dw, const Ge
   });
 }
 
-// Runs f<T> for f32 and f64; 16-bit floats are widened to f32 and the result narrowed (the GEMM is f32 only).
+// Runs f<T> for f32 and f64. 16-bit floats are widened to f32 and the result narrowed, except the forward of bf16
+// operands on a CPU with AVX512_BF16 (not depthwise), whose columns stay bf16 for the vdpbf16ps GEMM.
 template <template <typename> class F>
 void dispatch_float(const KernelCtx& c, const Geo& g) {
   const Tensor &a = c.in[0], &b = c.in[1];
@@ -378,7 +390,11 @@ void dispatch_float(const KernelCtx& c, const Geo& g) {
     case DType::f16:
     case DType::bf16: {
       const Tensor wide(empty_base(out.sizes(), kF32, kCPU));
-      F<float>::run(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide, g);
+      if (F<float>::kBf16Operands && a.dtype() == kBF16 && b.dtype() == kBF16 && !is_depthwise(g) &&
+          gemm_bf16_available())
+        forward<BFloat16, float>(a, b, wide, g);
+      else
+        F<float>::run(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide, g);
       const Tensor in[1] = {wide};
       Tensor outs[1] = {out};
       const Attrs attrs = CopyAttrs{.dtype = out.dtype()};
@@ -389,9 +405,18 @@ void dispatch_float(const KernelCtx& c, const Geo& g) {
   throw_error(c.name, std::string("has no CPU kernel for dtype ") + std::string(dtype_name(a.dtype())));
 }
 
-template <typename T> struct Forward { static void run(const Tensor& x, const Tensor& w, const Tensor& y, const Geo& g) { forward<T>(x, w, y, g); } };
-template <typename T> struct InputGrad { static void run(const Tensor& gy, const Tensor& w, const Tensor& dx, const Geo& g) { input_grad<T>(gy, w, dx, g); } };
-template <typename T> struct WeightGrad { static void run(const Tensor& x, const Tensor& gy, const Tensor& dw, const Geo& g) { weight_grad<T>(x, gy, dw, g); } };
+template <typename T> struct Forward {
+  static constexpr bool kBf16Operands = true;  // dispatch_float's bf16 path (the forward only, so far)
+  static void run(const Tensor& x, const Tensor& w, const Tensor& y, const Geo& g) { forward<T>(x, w, y, g); }
+};
+template <typename T> struct InputGrad {
+  static constexpr bool kBf16Operands = false;
+  static void run(const Tensor& gy, const Tensor& w, const Tensor& dx, const Geo& g) { input_grad<T>(gy, w, dx, g); }
+};
+template <typename T> struct WeightGrad {
+  static constexpr bool kBf16Operands = false;
+  static void run(const Tensor& x, const Tensor& gy, const Tensor& dw, const Geo& g) { weight_grad<T>(x, gy, dw, g); }
+};
 
 }  // namespace
 

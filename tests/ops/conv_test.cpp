@@ -8,6 +8,7 @@
 #include <ds/ds.h>
 
 #include "../test_util.h"
+#include "ops/cpu/gemm.h"
 
 using namespace ds;
 
@@ -128,5 +129,30 @@ TEST_CASE("conv2d over many samples (several column chunks) matches per-sample r
   for (int64_t n : {0, 27, 28, 150, 299}) {
     INFO("sample " << n);
     CHECK(max_abs_diff(y[n], conv2d(x[n].unsqueeze(0), w, {}, {.padding = {1}})[0]) < 1e-4);
+  }
+}
+
+TEST_CASE("bf16 conv2d: vdpbf16ps columns and the float32 fallback both round float64's result", "[ops][conv][bf16]") {
+  // bf16 x and w: float64's convolution of those exact values, rounded once to bf16, is what both paths approach.
+  std::mt19937 rng(17);
+  const bool had = cpu::gemm_bf16_available();
+  INFO("vdpbf16ps path " << (had ? "on" : "absent on this CPU"));
+  for (int trial = 0; trial < 20; ++trial) {
+    Geo g = random_geo(rng);
+    if (trial == 0) g = Geo{9, 16, 12, 12, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1};  // a ResNet-like 3x3 layer, 2 chunks
+    INFO("trial " << trial << " x [" << g.N << "," << g.C << "," << g.H << "," << g.W << "] O " << g.O << " groups "
+                  << g.g);
+    const Tensor x = randn({g.N, g.C, g.H, g.W}).to(kBF16), w = randn({g.O, g.C / g.g, g.kh, g.kw}).to(kBF16);
+    const Tensor want = naive_conv(x, w, g);
+    const Tensor bound = naive_conv(abs(x), abs(w), g);  // sum of |terms|: float32 accumulation error scales with it
+    for (bool fast : {true, false}) {
+      cpu::set_gemm_bf16_enabled(fast && had);
+      const Tensor y = conv2d(x, w, {}, g.opts());
+      REQUIRE(y.dtype() == kBF16);
+      // bf16's rounding of the result (2^-8 relative) plus float32 accumulation.
+      const Tensor err = abs(y.to(kF64) - want) - (abs(want) * std::ldexp(1.0, -8) + bound * 1e-6 + 1e-12);
+      CHECK(amax(err).item<double>() <= 0);
+    }
+    cpu::set_gemm_bf16_enabled(had);
   }
 }
