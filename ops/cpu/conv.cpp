@@ -126,18 +126,18 @@ void shuffle_chunk(T* y, const Geo& g, int64_t n0, int64_t nb, int64_t gi, T* tm
 Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : contiguous_copy(t); }
 
 // The scratch of a pass over the batch in chunks of samples: the columns (K, nb*L) and one group's outputs
-// (Og, nb*L), both pooled tensors. Out is the outputs' type (float32 for bf16 columns: the bf16 GEMM's result).
-template <typename T, typename Out = T>
+// (Og, nb*L), both pooled tensors, of types Cols and Tmp (with bf16 operands, whichever holds the bf16 GEMM's
+// result is float32).
+template <typename Cols, typename Tmp = Cols>
 struct Workspace {
-  Workspace(const Geo& g, DType dt, DType out_dt) : geo(g), nb_max(chunk_samples(g)) {
-    cols_holder = Tensor(empty_base({std::max<int64_t>(g.K() * nb_max * g.L(), 1)}, dt, kCPU));
-    cols = static_cast<T*>(cols_holder.data());
+  Workspace(const Geo& g, DType cols_dt, DType tmp_dt) : geo(g), nb_max(chunk_samples(g)) {
+    cols_holder = Tensor(empty_base({std::max<int64_t>(g.K() * nb_max * g.L(), 1)}, cols_dt, kCPU));
+    cols = static_cast<Cols*>(cols_holder.data());
     if (nb_max > 1) {
-      tmp_holder = Tensor(empty_base({g.Og() * nb_max * g.L()}, out_dt, kCPU));
-      tmp = static_cast<Out*>(tmp_holder.data());
+      tmp_holder = Tensor(empty_base({g.Og() * nb_max * g.L()}, tmp_dt, kCPU));
+      tmp = static_cast<Tmp*>(tmp_holder.data());
     }
   }
-  Workspace(const Geo& g, DType dt) : Workspace(g, dt, dt) {}
   // f(n0, nb, gi) for every chunk [n0, n0 + nb) of samples and every group gi.
   template <typename F>
   void each_chunk(F&& f) const {
@@ -145,7 +145,7 @@ struct Workspace {
       for (int64_t gi = 0; gi < geo.groups; ++gi) f(n0, std::min(nb_max, geo.N - n0), gi);
   }
   // The (Og, nb*L) block of y (N, O, L) for group gi: y itself for one sample, gathered into tmp otherwise.
-  const Out* gather_outputs(Out* y, int64_t n0, int64_t nb, int64_t gi) {
+  const Tmp* gather_outputs(Tmp* y, int64_t n0, int64_t nb, int64_t gi) {
     if (nb == 1) return y + (n0 * geo.O + gi * geo.Og()) * geo.L();
     shuffle_chunk(y, geo, n0, nb, gi, tmp, true);
     return tmp;
@@ -154,15 +154,15 @@ struct Workspace {
   const Geo& geo;
   int64_t nb_max;
   Tensor cols_holder, tmp_holder;
-  T* cols = nullptr;
-  Out* tmp = nullptr;
+  Cols* cols = nullptr;
+  Tmp* tmp = nullptr;
 };
 
 // The GEMM for the operands' type: float32 and float64, or bf16 operands into float32 (vdpbf16ps, gemm.h).
 template <typename T, typename Out>
-void gemm_of(int64_t m, int64_t n, int64_t k, MatRef<const T> a, MatRef<const T> b, MatRef<Out> c, int threads) {
-  if constexpr (std::is_same_v<T, BFloat16>) gemm_bf16(m, n, k, a, b, c, threads);
-  else gemm(m, n, k, a, b, c, false, threads);
+void gemm_of(int64_t m, int64_t n, int64_t k, MatRef<const T> a, MatRef<const T> b, MatRef<Out> c, bool accumulate) {
+  if constexpr (std::is_same_v<T, BFloat16>) gemm_bf16(m, n, k, a, b, c, accumulate, omp_get_max_threads());
+  else gemm(m, n, k, a, b, c, accumulate, omp_get_max_threads());
 }
 
 // ---- Depthwise (groups == C == O): direct loops over (n, c) planes instead of one tiny GEMM per channel, from
@@ -327,29 +327,30 @@ void forward(const Tensor& x_, const Tensor& w_, const Tensor& y, const Geo& g) 
     gather_cols(px, g, n0, nb, gi, ws.cols);
     const MatRef<const T> a{pw + gi * Og * K, K, 1}, b{ws.cols, nb * L, 1};
     if (nb == 1) {
-      gemm_of(Og, L, K, a, b, MatRef<Out>{py + (n0 * g.O + gi * Og) * L, L, 1}, omp_get_max_threads());
+      gemm_of(Og, L, K, a, b, MatRef<Out>{py + (n0 * g.O + gi * Og) * L, L, 1}, false);
     } else {
-      gemm_of(Og, nb * L, K, a, b, MatRef<Out>{ws.tmp, nb * L, 1}, omp_get_max_threads());
+      gemm_of(Og, nb * L, K, a, b, MatRef<Out>{ws.tmp, nb * L, 1}, false);
       shuffle_chunk(py, g, n0, nb, gi, ws.tmp, false);
     }
   });
 }
 
-template <typename T>
+// dx (of type Out: float32 for bf16 gy and w) = conv's input gradient.
+template <typename T, typename Out = T>
 void input_grad(const Tensor& gy_, const Tensor& w_, const Tensor& dx, const Geo& g) {
   const Tensor gy = dense(gy_), w = dense(w_);
   T* pgy = static_cast<T*>(const_cast<void*>(gy.data()));
   const T* pw = static_cast<const T*>(w.data());
-  T* pdx = static_cast<T*>(dx.data());
-  if (is_depthwise(g)) return depthwise_input_grad(static_cast<const T*>(pgy), pw, pdx, g);
-  std::memset(pdx, 0, sizeof(T) * dx.numel());
+  Out* pdx = static_cast<Out*>(dx.data());
+  if constexpr (std::is_same_v<T, Out>)
+    if (is_depthwise(g)) return depthwise_input_grad(static_cast<const T*>(pgy), pw, pdx, g);
+  std::memset(pdx, 0, sizeof(Out) * dx.numel());
   const int64_t K = g.K(), L = g.L(), Og = g.Og(), Cg = g.Cg();
-  Workspace<T> ws(g, gy.dtype());
+  Workspace<Out, T> ws(g, dx.dtype(), gy.dtype());
   ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {
     // cols (K, nb*L) = w_g^T (K, Og) @ gy chunk (Og, nb*L)
-    gemm(K, nb * L, Og, MatRef<const T>{pw + gi * Og * K, 1, K},
-         MatRef<const T>{ws.gather_outputs(pgy, n0, nb, gi), nb * L, 1}, MatRef<T>{ws.cols, nb * L, 1}, false,
-         omp_get_max_threads());
+    gemm_of(K, nb * L, Og, MatRef<const T>{pw + gi * Og * K, 1, K},
+            MatRef<const T>{ws.gather_outputs(pgy, n0, nb, gi), nb * L, 1}, MatRef<Out>{ws.cols, nb * L, 1}, false);
     parallel_for(nb * Cg, std::max<int64_t>(1, kGrain / std::max<int64_t>(g.kh * g.kw * L, 1)),
                  [&](int64_t lo, int64_t hi) {
                    for (int64_t t = lo; t < hi;) {
@@ -361,40 +362,41 @@ void input_grad(const Tensor& gy_, const Tensor& w_, const Tensor& dx, const Geo
   });
 }
 
-template <typename T>
+// dw (of type Out: float32 for bf16 x and gy) = conv's weight gradient.
+template <typename T, typename Out = T>
 void weight_grad(const Tensor& x_, const Tensor& gy_, const Tensor& dw, const Geo& g) {
   const Tensor x = dense(x_), gy = dense(gy_);
   const T* px = static_cast<const T*>(x.data());
   T* pgy = static_cast<T*>(const_cast<void*>(gy.data()));
-  T* pdw = static_cast<T*>(dw.data());
-  if (is_depthwise(g)) return depthwise_weight_grad(px, static_cast<const T*>(pgy), pdw, g);
+  Out* pdw = static_cast<Out*>(dw.data());
+  if constexpr (std::is_same_v<T, Out>)
+    if (is_depthwise(g)) return depthwise_weight_grad(px, static_cast<const T*>(pgy), pdw, g);
   const int64_t K = g.K(), L = g.L(), Og = g.Og();
-  Workspace<T> ws(g, x.dtype());
+  Workspace<T> ws(g, x.dtype(), gy.dtype());
   ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {
     gather_cols(px, g, n0, nb, gi, ws.cols);
     // dw_g (Og, K) += gy chunk (Og, nb*L) @ cols^T (nb*L, K)
-    gemm(Og, K, nb * L, MatRef<const T>{ws.gather_outputs(pgy, n0, nb, gi), nb * L, 1},
-         MatRef<const T>{ws.cols, 1, nb * L}, MatRef<T>{pdw + gi * Og * K, K, 1}, n0 > 0, omp_get_max_threads());
+    gemm_of(Og, K, nb * L, MatRef<const T>{ws.gather_outputs(pgy, n0, nb, gi), nb * L, 1},
+            MatRef<const T>{ws.cols, 1, nb * L}, MatRef<Out>{pdw + gi * Og * K, K, 1}, n0 > 0);
   });
 }
 
-// Runs f<T> for f32 and f64. 16-bit floats are widened to f32 and the result narrowed, except the forward of bf16
-// operands on a CPU with AVX512_BF16 (not depthwise), whose columns stay bf16 for the vdpbf16ps GEMM.
-template <template <typename> class F>
+// Runs f<T> for f32 and f64. 16-bit floats are widened to f32 and the result narrowed, except bf16 operands on a CPU
+// with AVX512_BF16 (not depthwise): f<bf16, f32> keeps them bf16 for the vdpbf16ps GEMM and narrows its result.
+template <template <typename, typename> class F>
 void dispatch_float(const KernelCtx& c, const Geo& g) {
   const Tensor &a = c.in[0], &b = c.in[1];
   const Tensor& out = c.out[0];
   switch (a.dtype()) {
-    case DType::f32: return F<float>::run(a, b, out, g);
-    case DType::f64: return F<double>::run(a, b, out, g);
+    case DType::f32: return F<float, float>::run(a, b, out, g);
+    case DType::f64: return F<double, double>::run(a, b, out, g);
     case DType::f16:
     case DType::bf16: {
       const Tensor wide(empty_base(out.sizes(), kF32, kCPU));
-      if (F<float>::kBf16Operands && a.dtype() == kBF16 && b.dtype() == kBF16 && !is_depthwise(g) &&
-          gemm_bf16_available())
-        forward<BFloat16, float>(a, b, wide, g);
+      if (a.dtype() == kBF16 && b.dtype() == kBF16 && !is_depthwise(g) && gemm_bf16_available())
+        F<BFloat16, float>::run(a, b, wide, g);
       else
-        F<float>::run(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide, g);
+        F<float, float>::run(contiguous_copy(a, kF32), contiguous_copy(b, kF32), wide, g);
       const Tensor in[1] = {wide};
       Tensor outs[1] = {out};
       const Attrs attrs = CopyAttrs{.dtype = out.dtype()};
@@ -405,17 +407,18 @@ void dispatch_float(const KernelCtx& c, const Geo& g) {
   throw_error(c.name, std::string("has no CPU kernel for dtype ") + std::string(dtype_name(a.dtype())));
 }
 
-template <typename T> struct Forward {
-  static constexpr bool kBf16Operands = true;  // dispatch_float's bf16 path (the forward only, so far)
-  static void run(const Tensor& x, const Tensor& w, const Tensor& y, const Geo& g) { forward<T>(x, w, y, g); }
+template <typename T, typename Out> struct Forward {
+  static void run(const Tensor& x, const Tensor& w, const Tensor& y, const Geo& g) { forward<T, Out>(x, w, y, g); }
 };
-template <typename T> struct InputGrad {
-  static constexpr bool kBf16Operands = false;
-  static void run(const Tensor& gy, const Tensor& w, const Tensor& dx, const Geo& g) { input_grad<T>(gy, w, dx, g); }
+template <typename T, typename Out> struct InputGrad {
+  static void run(const Tensor& gy, const Tensor& w, const Tensor& dx, const Geo& g) {
+    input_grad<T, Out>(gy, w, dx, g);
+  }
 };
-template <typename T> struct WeightGrad {
-  static constexpr bool kBf16Operands = false;
-  static void run(const Tensor& x, const Tensor& gy, const Tensor& dw, const Geo& g) { weight_grad<T>(x, gy, dw, g); }
+template <typename T, typename Out> struct WeightGrad {
+  static void run(const Tensor& x, const Tensor& gy, const Tensor& dw, const Geo& g) {
+    weight_grad<T, Out>(x, gy, dw, g);
+  }
 };
 
 }  // namespace

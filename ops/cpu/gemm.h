@@ -26,7 +26,7 @@ void gemm(int64_t m, int64_t n, int64_t k, MatRef<const double> a, MatRef<const 
 bool gemm_bf16_available();
 bool set_gemm_bf16_enabled(bool on);
 void gemm_bf16(int64_t m, int64_t n, int64_t k, MatRef<const BFloat16> a, MatRef<const BFloat16> b, MatRef<float> c,
-               int threads);
+               bool accumulate, int threads);
 
 // Eigen's GEMM on the same operands: the reference the benchmarks and tests compare ds's own kernel with.
 void gemm_eigen(int64_t m, int64_t n, int64_t k, MatRef<const float> a, MatRef<const float> b, MatRef<float> c,

@@ -152,10 +152,11 @@ bool set_gemm_bf16_enabled(bool on) {
 }
 
 void gemm_bf16(int64_t m, int64_t n, int64_t k, MatRef<const BFloat16> a, MatRef<const BFloat16> b, MatRef<float> c,
-               int threads) {
+               bool accumulate, int threads) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
-    for (int64_t i = 0; i < m; ++i)
+    if (!accumulate)
+      for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) c.data[i * c.rs + j * c.cs] = 0.0f;
     return;
   }
@@ -163,7 +164,7 @@ void gemm_bf16(int64_t m, int64_t n, int64_t k, MatRef<const BFloat16> a, MatRef
                      [&](int64_t m2, int64_t n2, MatRef<const BFloat16> a2, MatRef<const BFloat16> b2,
                          MatRef<float> c2) {
                        thread_local PackBuffers buf;
-                       gemm_blocked<Bf16Kernel>(m2, n2, k, a2, b2, c2, false, buf.a, buf.b);
+                       gemm_blocked<Bf16Kernel>(m2, n2, k, a2, b2, c2, accumulate, buf.a, buf.b);
                      });
 }
 

@@ -45,7 +45,7 @@ void batched(const Tensor& a, const Tensor& b, const Tensor& out) {
     }
     if constexpr (std::is_same_v<T, BFloat16>)
       gemm_bf16(m, n, k, MatRef<const T>{pa + oa, ars, acs}, MatRef<const T>{pb + ob, brs, bcs},
-                MatRef<Out>{pc + i * m * n, n, 1}, threads);
+                MatRef<Out>{pc + i * m * n, n, 1}, false, threads);
     else
       gemm(m, n, k, MatRef<const T>{pa + oa, ars, acs}, MatRef<const T>{pb + ob, brs, bcs},
            MatRef<Out>{pc + i * m * n, n, 1}, false, threads);

@@ -132,26 +132,45 @@ TEST_CASE("conv2d over many samples (several column chunks) matches per-sample r
   }
 }
 
-TEST_CASE("bf16 conv2d: vdpbf16ps columns and the float32 fallback both round float64's result", "[ops][conv][bf16]") {
-  // bf16 x and w: float64's convolution of those exact values, rounded once to bf16, is what both paths approach.
+TEST_CASE("bf16 conv2d and its gradients: vdpbf16ps and the float32 fallback both round float64's result",
+          "[ops][conv][bf16]") {
+  // bf16 x, w and gy: float64's results on those exact values, rounded once to bf16, are what both paths approach
+  // (the float64 kernels are checked against the direct loop and the adjoint identities above).
   std::mt19937 rng(17);
   const bool had = cpu::gemm_bf16_available();
   INFO("vdpbf16ps path " << (had ? "on" : "absent on this CPU"));
+  auto within = [](const Tensor& y, const Tensor& want, const Tensor& bound) {
+    // bf16's rounding of the result (2^-8 relative) plus float32 accumulation, which scales with the sum of |terms|.
+    const Tensor err = abs(y.to(kF64) - want) - (abs(want) * std::ldexp(1.0, -8) + bound * 1e-6 + 1e-12);
+    return amax(err).item<double>() <= 0;
+  };
   for (int trial = 0; trial < 20; ++trial) {
     Geo g = random_geo(rng);
-    if (trial == 0) g = Geo{9, 16, 12, 12, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1};  // a ResNet-like 3x3 layer, 2 chunks
+    if (trial == 0) g = Geo{9, 16, 12, 12, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1};  // a ResNet-like 3x3 layer
+    if (trial == 1) g = Geo{30, 16, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1};  // two chunks: the weight grad accumulates
     INFO("trial " << trial << " x [" << g.N << "," << g.C << "," << g.H << "," << g.W << "] O " << g.O << " groups "
                   << g.g);
     const Tensor x = randn({g.N, g.C, g.H, g.W}).to(kBF16), w = randn({g.O, g.C / g.g, g.kh, g.kw}).to(kBF16);
-    const Tensor want = naive_conv(x, w, g);
-    const Tensor bound = naive_conv(abs(x), abs(w), g);  // sum of |terms|: float32 accumulation error scales with it
+    const Tensor gy = randn({g.N, g.O, g.Ho(), g.Wo()}).to(kBF16);
+    const Conv2dInputGradAttrs a_in{.stride = {g.sh, g.sw}, .padding = {g.ph, g.pw}, .dilation = {g.dh, g.dw},
+                                    .groups = g.g, .input_size = {g.H, g.W}};
+    const Conv2dWeightGradAttrs a_w{.stride = {g.sh, g.sw}, .padding = {g.ph, g.pw}, .dilation = {g.dh, g.dw},
+                                    .groups = g.g, .kernel_size = {g.kh, g.kw}};
+    auto f64 = [](const Tensor& t) { return t.to(kF64); };
+    auto absf64 = [](const Tensor& t) { return abs(t.to(kF64)); };
+    const Tensor want = conv2d(f64(x), f64(w), {}, g.opts()), bound = conv2d(absf64(x), absf64(w), {}, g.opts());
+    const Tensor want_dx = call_op1(OpId::conv2d_input_grad, {f64(gy), f64(w)}, a_in);
+    const Tensor bound_dx = call_op1(OpId::conv2d_input_grad, {absf64(gy), absf64(w)}, a_in);
+    const Tensor want_dw = call_op1(OpId::conv2d_weight_grad, {f64(x), f64(gy)}, a_w);
+    const Tensor bound_dw = call_op1(OpId::conv2d_weight_grad, {absf64(x), absf64(gy)}, a_w);
     for (bool fast : {true, false}) {
+      INFO((fast ? "vdpbf16ps" : "fallback"));
       cpu::set_gemm_bf16_enabled(fast && had);
       const Tensor y = conv2d(x, w, {}, g.opts());
       REQUIRE(y.dtype() == kBF16);
-      // bf16's rounding of the result (2^-8 relative) plus float32 accumulation.
-      const Tensor err = abs(y.to(kF64) - want) - (abs(want) * std::ldexp(1.0, -8) + bound * 1e-6 + 1e-12);
-      CHECK(amax(err).item<double>() <= 0);
+      CHECK(within(y, want, bound));
+      CHECK(within(call_op1(OpId::conv2d_input_grad, {gy, w}, a_in), want_dx, bound_dx));
+      CHECK(within(call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w), want_dw, bound_dw));
     }
     cpu::set_gemm_bf16_enabled(had);
   }

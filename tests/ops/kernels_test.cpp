@@ -76,7 +76,7 @@ TEST_CASE("the bf16 GEMM (vdpbf16ps) matches a float64 triple loop on every layo
       for (int threads : {1, 2}) {
         std::vector<float> c(static_cast<size_t>(m * n) + 8, 1e30f);
         cpu::gemm_bf16(m, n, k, {static_cast<const BFloat16*>(A.data()), ars, acs},
-                       {static_cast<const BFloat16*>(B.data()), brs, bcs}, {c.data(), n, 1}, threads);
+                       {static_cast<const BFloat16*>(B.data()), brs, bcs}, {c.data(), n, 1}, false, threads);
         double worst = 0;
         for (int64_t i = 0; i < m * n; ++i) worst = std::max(worst, std::fabs(c[i] - ref[i]) / (1 + std::fabs(ref[i])));
         INFO("m " << m << " n " << n << " k " << k << " layout " << layout << " threads " << threads);
