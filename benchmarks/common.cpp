@@ -134,4 +134,17 @@ std::string json_line(const std::vector<std::pair<std::string, double>>& kv) {
   return s + "}";
 }
 
+std::string json_line(const std::vector<std::pair<std::string, std::string>>& strings,
+                      const std::vector<std::pair<std::string, double>>& kv) {
+  std::string s = "{";
+  for (const auto& [k, v] : strings) {
+    std::string quoted;
+    for (char ch : v) quoted += ch == '"' || ch == '\\' ? std::string("\\") + ch : std::string(1, ch);
+    s += (s.size() > 1 ? ", \"" : "\"") + k + "\": \"" + quoted + "\"";
+  }
+  const std::string rest = json_line(kv);  // "{...}"
+  if (rest.size() > 2) s += (s.size() > 1 ? ", " : "") + rest.substr(1, rest.size() - 2);
+  return s + "}";
+}
+
 }  // namespace ds::bench

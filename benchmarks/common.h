@@ -28,6 +28,9 @@ std::map<std::string, double> run_python_json(const std::string& command);
 
 // {"a": 1.5, "b": 2} (keys in the order given).
 std::string json_line(const std::vector<std::pair<std::string, double>>& kv);
+// The same with string entries first ({"isa": "avx512f ...", ...}).
+std::string json_line(const std::vector<std::pair<std::string, std::string>>& strings,
+                      const std::vector<std::pair<std::string, double>>& kv);
 
 // The ISA a benchmark ran with: the CPU's vector features ("avx512f avx512bw avx512_bf16 avx512_vnni avx2 fma"), the
 // float32 GEMM's build ("f32 GEMM 6x32 AVX-512") and whether bf16 matmul uses vdpbf16ps; one line, printed first.

@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
   const int threads = get_num_threads();
   std::printf("ds bench compile: %d rounds, interleaved (ds%s), medians; %d threads; AdamW lr 1e-3\n", rounds,
               torch ? ", torch" : "", threads);
+  std::printf("ISA: %s\n", ds::bench::isa_str().c_str());
   if (!torch)
     std::printf("%s\n", no_torch ? "(--no-torch: ds only)"
                                   : "(torch is not importable: pip install torch for the comparison)");

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   const double peak = ds::bench::fma_peak_gflops(threads);
   std::printf("ds bench models: %d rounds, interleaved (ds%s), medians; %d threads; FP32 peak %.0f GFLOP/s (FMA loop)\n",
               rounds, torch ? ", torch" : "", threads, peak);
+  std::printf("ISA: %s\n", ds::bench::isa_str().c_str());
   if (!torch)
     std::printf("%s\n", no_torch ? "(--no-torch: ds only)" : "(torch is not importable: pip install torch for the comparison)");
 

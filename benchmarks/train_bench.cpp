@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   const int threads = get_num_threads();
   std::printf("ds bench train: %d rounds, interleaved (ds%s), medians; %d threads; AdamW lr 1e-3\n", rounds,
               torch ? ", torch" : "", threads);
+  std::printf("ISA: %s\n", ds::bench::isa_str().c_str());
   if (!torch)
     std::printf("%s\n", no_torch ? "(--no-torch: ds only)"
                                   : "(torch: not installed (not importable); pip install torch to add the comparison)");
@@ -157,7 +158,11 @@ int main(int argc, char** argv) {
                 have_t ? ms(c.t_total).c_str() : "n/a", sp, ds_split.c_str(), t_split.c_str());
     if (have_t) kv.push_back({c.name + "_speedup", speedup});
   }
-  for (const Case& c : cases) kv.push_back({c.name + "_ds_ms", median(c.total)});
-  std::printf("%s\n", ds::bench::json_line(kv).c_str());
+  for (const Case& c : cases) {
+    kv.push_back({c.name + "_ds_ms", median(c.total)});
+    // ResNet-18's forward is nearly all convolution: PyTorch's forward time over ds's (issue 18's conv measure).
+    if (c.name == "resnet18" && !c.t_fwd.empty()) kv.push_back({"conv_fwd_vs_torch", median(c.t_fwd) / median(c.fwd)});
+  }
+  std::printf("%s\n", ds::bench::json_line({{"isa", ds::bench::isa_str()}}, kv).c_str());
   return 0;
 }
