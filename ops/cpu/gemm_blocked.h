@@ -21,8 +21,9 @@ inline void merge_tile(const float* tile, int64_t ldt, float* c, int64_t rs, int
     }
 }
 
-// Runs serial(m', n', a', b', c') on slices of C: one per thread, of rows (multiples of mr) or, when C is short and
-// wide, of columns (multiples of nr). Small products (under min_flops) and calls inside a parallel region run on the
+// Runs serial(m', n', a', b', c') on slices of C: one per thread, of rows (multiples of mr) or, when C is wider than
+// tall and wide enough, of columns (multiples of nr): every thread packs all of B for its rows, so splitting rows of
+// a short C (a weight gradient's 64 rows against 576 columns) packs B twice for little work each. Small products (under min_flops) and calls inside a parallel region run on the
 // calling thread. Each element of C is computed by one thread in the same order, so the bits do not depend on the
 // thread count.
 template <typename T, typename Serial>
@@ -32,7 +33,7 @@ void split_over_threads(int64_t m, int64_t n, int64_t k, MatRef<const T> a, MatR
   int t = std::max(1, threads);
   if (flops < min_flops || omp_in_parallel()) t = 1;
   if (t == 1) return serial(m, n, a, b, c);
-  const bool by_rows = m >= n || m >= t * 4 * mr;
+  const bool by_rows = m >= n || n < t * 4 * nr;
   const int64_t extent = by_rows ? m : n, unit = by_rows ? mr : nr;
   const int64_t per = (extent + t * unit - 1) / (t * unit) * unit;
   const int parts = static_cast<int>((extent + per - 1) / per);
