@@ -71,8 +71,8 @@ void pack_a(int64_t mc, int64_t kc, const BFloat16* a, int64_t rs, int64_t cs, u
 }
 
 // Rows [0, kc) x cols [0, nc) of B into NR-column panels of pairs: panel j, pair q holds (b[2q][c], b[2q+1][c]).
-// Row-major B interleaves two rows of 32 columns with two permutes; B whose k is contiguous (a transposed weight)
-// reads each pair as one 32-bit load.
+// Row-major B interleaves two rows of 32 columns with two permutes; B whose k is contiguous (a transposed weight,
+// conv's columns in the weight gradient) transposes its 32-bit pairs 8 x 8 at a time.
 DS_BF16_TARGET void pack_b(int64_t kc, int64_t nc, const BFloat16* b, int64_t rs, int64_t cs, uint16_t* out) {
   static_assert(NR == 32, "the interleave below is for 32 columns");
   const __m512i lo = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6, 37,
@@ -88,9 +88,20 @@ DS_BF16_TARGET void pack_b(int64_t kc, int64_t nc, const BFloat16* b, int64_t rs
         _mm512_store_si512(out + NR, _mm512_permutex2var_epi16(r0, hi, r1));
       }
     } else if (full && rs == 1) {
+      // Each column's pairs are 32-bit words in a row of B's transpose: 8 x 8 transposes of those words.
       auto* out32 = reinterpret_cast<uint32_t*>(out);
-      for (int64_t p = 0; p < even; p += 2)
-        for (int64_t q = 0; q < NR; ++q) *out32++ = pair_at(b + (j0 + q) * cs + p);
+      const int64_t pairs = even / 2;
+      int64_t q0 = 0;
+      for (; q0 + 8 <= pairs; q0 += 8)
+        for (int64_t c0 = 0; c0 < NR; c0 += 8) {
+          __m256 r[8];
+          for (int i = 0; i < 8; ++i)
+            r[i] = _mm256_loadu_ps(reinterpret_cast<const float*>(b + (j0 + c0 + i) * cs + 2 * q0));
+          transpose8(r);
+          for (int i = 0; i < 8; ++i) _mm256_storeu_ps(reinterpret_cast<float*>(out32 + (q0 + i) * NR + c0), r[i]);
+        }
+      for (; q0 < pairs; ++q0)
+        for (int64_t q = 0; q < NR; ++q) out32[q0 * NR + q] = pair_at(b + (j0 + q) * cs + 2 * q0);
       out += even * NR;
     }
     const int64_t from = full && (cs == 1 || rs == 1) ? even : 0;  // what the fast paths left: the odd last k

@@ -23,9 +23,9 @@ inline void merge_tile(const float* tile, int64_t ldt, float* c, int64_t rs, int
 
 // Runs serial(m', n', a', b', c') on slices of C: one per thread, of rows (multiples of mr) or, when C is wider than
 // tall and wide enough, of columns (multiples of nr): every thread packs all of B for its rows, so splitting rows of
-// a short C (a weight gradient's 64 rows against 576 columns) packs B twice for little work each. Small products (under min_flops) and calls inside a parallel region run on the
-// calling thread. Each element of C is computed by one thread in the same order, so the bits do not depend on the
-// thread count.
+// a short C (a weight gradient's 64 rows against 576 columns) packs B twice for little work each. Small products
+// (under min_flops) and calls inside a parallel region run on the calling thread. Each element of C is computed by
+// one thread in the same order, so the bits do not depend on the thread count.
 template <typename T, typename Serial>
 void split_over_threads(int64_t m, int64_t n, int64_t k, MatRef<const T> a, MatRef<const T> b, MatRef<float> c,
                         int threads, int64_t mr, int64_t nr, double min_flops, Serial serial) {
@@ -87,6 +87,26 @@ void gemm_blocked(int64_t m, int64_t n, int64_t k, MatRef<const typename K::In> 
 }
 
 #if defined(__x86_64__)
+// r[0..7] (rows of 8 floats, or of 8 32-bit pairs of bf16) becomes its transpose: r[i][j] = old r[j][i]. For the
+// packing of B whose columns are contiguous.
+__attribute__((target("avx2"))) inline void transpose8(__m256 (&r)[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
 // The AVX-512 micro-kernels' last step: C[MR x 32] (row stride ldc) = (beta ? C : 0) + the accumulators (two
 // 16-float vectors per row). Its own target attribute lets the bf16 kernel, built for any CPU, call it.
 template <int64_t MR>
