@@ -146,11 +146,10 @@ struct CompiledFunction::Impl {
     return std::pair(std::move(key), size);
   }
 
-  Family& family(const Guard& key) {
+  Family* find_family(const Guard& key) {
     for (Family& f : families)
-      if (f.key == key) return f;
-    families.push_back({key});
-    return families.back();
+      if (f.key == key) return &f;
+    return nullptr;
   }
 
   // The graph of a generalised family at `size` (made on first use); null where the fit gives no graph there.
@@ -158,13 +157,15 @@ struct CompiledFunction::Impl {
     if (auto it = f.instances.find(size); it != f.instances.end()) return &it->second;
     std::optional<graph::Graph> g = f.general->at(size);
     if (!g) return nullptr;
+    Entry e = build(guard, std::move(*g), nullptr);  // (before the eviction: it may throw)
     ++stats.dynamic_graphs;
     if (f.instances.size() >= kMaxInstances) {
+      if (last == &f.instances.at(f.made.front()).graph) last = nullptr;
       f.instances.erase(f.made.front());
       f.made.pop_front();
     }
     f.made.push_back(size);
-    return &(f.instances[size] = build(guard, std::move(*g), nullptr));
+    return &(f.instances[size] = std::move(e));
   }
 
   // Adds a trace to its family's samples and fits them once there are two or more.
@@ -314,7 +315,7 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
   for (const Impl::Entry& e : s.entries)
     if (e.guard == guard) return s.replay(e, args);
   std::optional<std::pair<Guard, int64_t>> dynamic = s.dynamic_key(guard, args);
-  Impl::Family* fam = dynamic ? &s.family(dynamic->first) : nullptr;
+  Impl::Family* fam = dynamic ? s.find_family(dynamic->first) : nullptr;
   if (fam && fam->general)
     if (const Impl::Entry* e = s.instance(*fam, dynamic->second, guard)) return s.replay(*e, args);
   if (static_cast<int>(s.entries.size()) >= s.o.max_graphs) {
@@ -323,6 +324,11 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
                            s.o.name, s.o.max_graphs));
     s.warned_full = true;
     return s.eager(args);
+  }
+  // A new family only for a call that traces (at most max_graphs of them, as traces are).
+  if (dynamic && !fam) {
+    s.families.push_back({dynamic->first});
+    fam = &s.families.back();
   }
   return s.trace(args, std::move(guard), fam, dynamic ? dynamic->second : 0);
 }

@@ -221,6 +221,19 @@ struct DynamicFitter {
     return number(where, vs, what);
   }
 
+  // Whether a node reading RNG state v makes an output whose sizes differ between the traces.
+  bool draws_for_varying(ValueId v) const {
+    for (const Node& node : g(0).nodes()) {
+      bool reads = false;
+      for (ValueId x : node.inputs) reads = reads || x == v;
+      if (!reads) continue;
+      for (ValueId out : node.outputs)
+        for (size_t k = 1; k < n(); ++k)
+          if (g(k).value(out).sizes != g(0).value(out).sizes) return true;
+    }
+    return false;
+  }
+
   bool attrs(size_t i) {
     const Attrs& a0 = g(0).nodes()[i].attrs;
     if (!same([&](size_t k) { return g(k).nodes()[i].attrs.schema(); }, [&] { return node_str(i) + "'s attributes"; }))
@@ -282,6 +295,9 @@ struct DynamicFitter {
       if (!number({P::ValueSize, v, 0, int32_t(d)}, sz, name("sizes", d))) return false;
       if (!number({P::ValueStride, v, 0, int32_t(d)}, st, name("strides", d))) return false;
     }
+    // (An argument's storage offset is its own in every call: arguments are bound anew, a batch may be a narrow()
+    // of a larger tensor anywhere in it.)
+    if (val(0).kind == ValueKind::Input) return true;
     std::vector<int64_t> off;
     for (size_t k = 0; k < n(); ++k) off.push_back(val(k).offset);
     return number({P::ValueOffset, v, 0, 0}, off, name("offset", 0));
@@ -318,6 +334,14 @@ struct DynamicFitter {
       if (!number({DynamicGraph::Place::RngCounters, int32_t(r)}, vs,
                   [r] { return fmt::format("random draw {}: counters", r); }))
         return false;
+      // A span that rounds up (ceil(numel / 4)) can be equal at the traced sizes and not at others: a draw whose
+      // counters did not change while what it draws for did is refused, not fitted as a constant.
+      bool constant = true;
+      for (int64_t v : vs) constant = constant && v == vs[0];
+      if (constant && draws_for_varying(g(0).rng_values()[r]))
+        return differ(fmt::format("random draw {} reserved {} counters at every traced size while the tensor it "
+                                  "draws for changed size (a span that rounds up; trace sizes further apart)", r,
+                                  vs[0]));
     }
     for (size_t i = 0; i < g(0).nodes().size(); ++i) {
       auto shape = [&](size_t k) {
@@ -387,8 +411,10 @@ std::optional<Graph> DynamicGraph::at(int64_t s) const {
         if (!y) return std::nullopt;
         xs[static_cast<size_t>(patches_[i].where.entry)] = static_cast<double>(*y);
       }
+      const bool wrapped = t.impl()->is_wrapped_number();  // (simplify and folding recognise host numbers by it)
       t = from_host_bytes(xs.data(), xs.size(), kF64, IntArrayRef(t.sizes()),
                           {.dtype = t.dtype(), .device = t.device()});
+      t.impl()->set_wrapped_number(wrapped);
       continue;
     }
     if (*v < 0) return std::nullopt;

@@ -14,8 +14,9 @@
 // other ops or inputs (host control flow that depends on the size), other captured tensors (made on the host from
 // other numbers; small constants with the same bits, such as the scalars host code wraps, count as one), a
 // floating-point number that is not an integer (batch norm's n / (n - 1) running-variance factor), a number that is
-// no such polynomial. Host code that clamps a size (std::min(T, max_len)) is not seen: traces that all fall on one
-// side of the clamp fit the wrong polynomial beyond it (DS_COMPILE_VERIFY compares replays with eager runs).
+// no such polynomial, a random draw whose counter span stayed equal while what it draws for changed size. Host code
+// that clamps or rounds a size (std::min(T, max_len), B / 8 * 8) is not seen: traces that all fall on one step of
+// such a function fit the wrong polynomial beyond it (DS_COMPILE_VERIFY compares replays with eager runs).
 #include <optional>
 #include <span>
 #include <string>
