@@ -24,9 +24,10 @@ constexpr int64_t NC = 4096;
 
 #define DS_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
-// C[MR x NR] = (beta ? C : 0) + sum over the kp pairs of Ap (MR pairs each) . Bp (NR pairs each).
-DS_BF16_TARGET void micro_kernel(int64_t kp, const uint32_t* __restrict ap, const uint16_t* __restrict bp,
+// C[MR x NR] = (beta ? C : 0) + sum over the (kc + 1) / 2 pairs of Ap (MR pairs each) . Bp (NR pairs each).
+DS_BF16_TARGET void micro_kernel(int64_t kc, const uint32_t* __restrict ap, const uint16_t* __restrict bp,
                                  float* __restrict c, int64_t ldc, bool beta) {
+  const int64_t kp = (kc + 1) / 2;
   __m512 acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int64_t q = 0; q < kp; ++q) {
@@ -129,15 +130,8 @@ struct Bf16Kernel {
   using PackedA = uint32_t;
   using PackedB = uint16_t;
   static constexpr int64_t MR = cpu::MR, NR = cpu::NR, KC = cpu::KC, MC = cpu::MC, NC = cpu::NC;
-  static void pack_a(int64_t mc, int64_t kc, const BFloat16* a, int64_t rs, int64_t cs, uint32_t* out) {
-    cpu::pack_a(mc, kc, a, rs, cs, out);
-  }
-  static void pack_b(int64_t kc, int64_t nc, const BFloat16* b, int64_t rs, int64_t cs, uint16_t* out) {
-    cpu::pack_b(kc, nc, b, rs, cs, out);
-  }
-  static void micro_kernel(int64_t kc, const uint32_t* ap, const uint16_t* bp, float* c, int64_t ldc, bool beta) {
-    cpu::micro_kernel((kc + 1) / 2, ap, bp, c, ldc, beta);
-  }
+  static constexpr auto pack_a = &cpu::pack_a, pack_b = &cpu::pack_b;
+  static constexpr auto micro_kernel = &cpu::micro_kernel;
   static int64_t a_panel(int64_t ir, int64_t kc) { return ir * ((kc + 1) / 2); }
   static int64_t b_panel(int64_t jr, int64_t kc) { return jr * 2 * ((kc + 1) / 2); }
 };

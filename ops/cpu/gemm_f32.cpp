@@ -166,15 +166,8 @@ struct F32Kernel {
   using PackedA = float;
   using PackedB = float;
   static constexpr int64_t MR = cpu::MR, NR = cpu::NR, KC = cpu::KC, MC = cpu::MC, NC = cpu::NC;
-  static void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, float* out) {
-    cpu::pack_a(mc, kc, a, rs, cs, out);
-  }
-  static void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, float* out) {
-    cpu::pack_b(kc, nc, b, rs, cs, out);
-  }
-  static void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool beta) {
-    cpu::micro_kernel(kc, ap, bp, c, ldc, beta);
-  }
+  static constexpr auto pack_a = &cpu::pack_a, pack_b = &cpu::pack_b;
+  static constexpr auto micro_kernel = &cpu::micro_kernel;
   static int64_t a_panel(int64_t ir, int64_t kc) { return ir * kc; }
   static int64_t b_panel(int64_t jr, int64_t kc) { return jr * kc; }
 };
