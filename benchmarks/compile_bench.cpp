@@ -4,6 +4,8 @@
 //   mlp128    MLP 784-512-512-10, batch 128
 //   lenet     LeNet-5, batch 64
 //   resnet18  ResNet-18 (10 classes), batch 32, 3x32x32
+//   resnet18_log  the same step logging its loss with item() after the update: a graph break, so the compiled
+//             step reruns its host code, taking the results of the graph before the read (graph/graph_break.h)
 //   gpt_mini  GPT, 6 layers, 6 heads, width 384, context 256, batch 8, vocabulary 8192
 // and PyTorch eager and torch.compile on the same steps (benchmarks/compare/compile_torch.py) when torch is
 // importable, interleaved round by round (these VMs drift), medians reported. Each case has its own model and
@@ -12,7 +14,7 @@
 // resnet18_speedup, gpt_mini_speedup, peak_mem_ratio (compiled / eager, worst case; resnet18_ and gpt_mini_ for
 // those two), torch_compile_ratio (torch.compile / ds compiled, worst case) and per case <case>_torch_compile_ratio.
 //
-//   ds_bench_compile [--rounds R] [--only CASE] [--steps S] [--no-torch] [--profile]
+//   ds_bench_compile [--rounds R] [--only CASE[,CASE...]] [--steps S] [--no-torch] [--profile]
 // --profile adds the time per primitive of eager and of compiled steps (through the dispatcher's profiler hooks).
 #include <algorithm>
 #include <cstdio>
@@ -42,11 +44,14 @@ struct Trainer {
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<optim::AdamW> opt;
   std::function<Tensor()> loss;
+  bool log_loss = false;
+  std::vector<double> logged;
   Tensor step() {
     const Tensor l = loss();
     l.backward();
     opt->step();
     opt->zero_grad();
+    if (log_loss) logged.push_back(l.item<double>());
     return l.detach();
   }
 };
@@ -103,7 +108,7 @@ int main(int argc, char** argv) {
 
   std::vector<std::unique_ptr<Case>> cases;
   auto add = [&](std::string name, int n, const std::function<Trainer()>& make) {
-    if (!only.empty() && only != name) return;
+    if (!only.empty() && ("," + only + ",").find("," + name + ",") == std::string::npos) return;
     auto c = std::make_unique<Case>();
     c->name = std::move(name);
     c->steps = steps ? steps : n;
@@ -127,6 +132,11 @@ int main(int argc, char** argv) {
   add("mlp128", 20, [&] { return vision(models::mlp(784, {512, 512}, 10), {128, 1, 28, 28}, 10); });
   add("lenet", 20, [&] { return vision(models::lenet5(), {64, 1, 28, 28}, 10); });
   add("resnet18", 5, [&] { return vision(models::resnet18(10), {32, 3, 32, 32}, 10); });
+  add("resnet18_log", 5, [&] {
+    Trainer t = vision(models::resnet18(10), {32, 3, 32, 32}, 10);
+    t.log_loss = true;
+    return t;
+  });
   add("gpt_mini", 3, [&] {
     const models::GPTConfig gc{.vocab_size = 8192, .block_size = 256, .n_layer = 6, .n_head = 6, .n_embd = 384};
     auto gpt = models::gpt(gc);
@@ -175,14 +185,14 @@ int main(int argc, char** argv) {
     return std::string(b);
   };
   std::printf("\ntraining step, ms (medians over rounds of per-round medians); peak live MB in one step\n");
-  std::printf("%-9s %9s %9s %8s %9s %9s %10s %10s %8s\n", "case", "ds eager", "ds comp", "speedup", "torch",
+  std::printf("%-12s %9s %9s %8s %9s %9s %10s %10s %8s\n", "case", "ds eager", "ds comp", "speedup", "torch",
               "t.compile", "peak eager", "peak comp", "nodes");
   std::vector<std::pair<std::string, double>> kv;
   double worst_mem = 0, worst_tc = 1e30;
   for (auto& c : cases) {
     const double e = median(c->ds_eager), k = median(c->ds_compiled);
     const graph::Graph* g = c->compiled->last_graph();
-    std::printf("%-9s %9s %9s %7.2fx %9s %9s %10.1f %10.1f %8zu\n", c->name.c_str(), cell(c->ds_eager).c_str(),
+    std::printf("%-12s %9s %9s %7.2fx %9s %9s %10.1f %10.1f %8zu\n", c->name.c_str(), cell(c->ds_eager).c_str(),
                 cell(c->ds_compiled).c_str(), e / k, cell(c->t_eager).c_str(), cell(c->t_compile).c_str(),
                 c->peak_eager / 1e6, c->peak_compiled / 1e6, g ? g->nodes().size() : size_t{0});
     kv.push_back({c->name + "_speedup", e / k});

@@ -125,7 +125,9 @@ TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const 
   if (st.profiling && hooks.profile_begin) hooks.profile_begin(op);
 
   TensorList outs;
-  if (def.kind == OpKind::View) {
+  if (st.substituting && hooks.substitute && hooks.substitute(def, op, in, r, out, outs)) [[unlikely]] {
+    // The compiled graph before a graph break made these outputs already (graph/graph_break.h).
+  } else if (def.kind == OpKind::View) {
     outs.push_back(make_view(in[0], r.view));
   } else {
     for (size_t i = 0; i < r.outs.size(); ++i) {
@@ -241,6 +243,7 @@ TensorList call_op_into(OpId op, const Tensor& out0, std::span<const Tensor> inp
 
 void run_host_effect(const std::function<void()>& effect) {
   DispatchState& st = dispatch_state();
+  if (st.substituting && dispatch_hooks().substitute_effect && dispatch_hooks().substitute_effect()) return;
   if (!st.tracing) {
     effect();
     return;

@@ -52,6 +52,14 @@ struct DispatchHooks {
   bool (*traced)(const TensorImpl* t) = nullptr;
   // The tracer again: host code the ops that follow depend on (run_host_effect below).
   void (*trace_host)(const std::function<void()>& effect) = nullptr;
+  // Step 4's stand-in while a compiled graph that ran before a graph break hands its results to the eager rerun of
+  // the host code (graph/graph_break.h, dispatch_state().substituting): fills `outs` with the results the graph
+  // made for this call and returns true, and the kernel does not run; false for a call that runs as usual (a view).
+  // `out` is the in-place target, as in trace. Throws when the call is not the one the trace recorded there.
+  bool (*substitute)(const OpDef& def, OpId op, std::span<const Tensor> inputs, const RuleResult& r,
+                     const Tensor* out, TensorList& outs) = nullptr;
+  // The same for run_host_effect: true when the compiled graph already ran this effect (it is then skipped).
+  bool (*substitute_effect)() = nullptr;
   // Step 3: autocast. May replace inputs (casts); returns true when it did.
   bool (*autocast)(const OpDef& def, OpId op, TensorList& inputs) = nullptr;
   // Step 5: autograd. Records a node for the call; sets grad_fn on the outputs.
@@ -75,6 +83,8 @@ struct DispatchState {
   // Anomaly mode's forward half: every op checks its floating outputs and throws, naming itself, when it turns
   // finite inputs into a NaN or an infinity (the first op that produced one). Set by autograd's anomaly mode.
   bool check_finite = false;
+  // Calls take their results from a compiled graph instead of running kernels (DispatchHooks::substitute).
+  bool substituting = false;
 };
 DispatchState& dispatch_state();
 

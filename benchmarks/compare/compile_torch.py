@@ -65,7 +65,7 @@ def main():
     )
     out = {}
     for name, make, data, loss_fn, steps in cases:
-        if args.only and args.only != name:
+        if args.only and name not in args.only.split(","):
             continue
         x, y = data()
         out[f"{name}_eager_ms"] = timed(make_step(make(), x, y, loss_fn, False), 2, steps)

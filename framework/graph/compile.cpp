@@ -13,10 +13,12 @@
 #include <ds/core/detail/check.h>
 #include <ds/core/grad_mode.h>
 #include <ds/core/logging.h>
+#include <ds/ops/dispatch.h>
 
 #include "dynamic.h"
 #include "executor.h"
 #include "fusion.h"
+#include "graph_break.h"
 #include "memory_plan.h"
 #include "passes/passes.h"
 #include "trace.h"
@@ -79,12 +81,20 @@ bool close(const Tensor& a, const Tensor& b, double rtol, double atol, std::stri
 }  // namespace
 
 struct CompiledFunction::Impl {
+  // The part of a graph break's trace before the read, compiled (graph/graph_break.h).
+  struct Prefix {
+    graph::BreakPrefix plan;
+    graph::Graph graph;
+    graph::FusionPlan fusion;
+    graph::MemoryPlan memory;
+  };
   struct Entry {
     Guard guard;
     graph::Graph graph;
-    bool eager = false;  // the trace read data on the host (a graph break): calls with this guard run eagerly
+    bool eager = false;  // the trace read data on the host (a graph break): calls with this guard rerun the host code
     graph::FusionPlan fusion;
     graph::MemoryPlan memory;
+    std::unique_ptr<Prefix> prefix;  // eager entries: the graph before the break, run compiled first
   };
   // Traces at several sizes of the dynamic dims, with one guard but for those sizes.
   struct Family {
@@ -113,15 +123,47 @@ struct CompiledFunction::Impl {
     return fn(args);
   }
 
-  TensorList replay(const Entry& e, std::span<const Tensor> args) {
+  TensorList replay(Entry& e, std::span<const Tensor> args) {
     last = &e.graph;
-    if (e.eager) return eager(args);
+    if (e.eager) {
+      // Not inside a trace or another rerun (they see every call one by one), nor in anomaly mode (it checks each
+      // kernel's outputs).
+      const DispatchState& st = dispatch_state();
+      if (e.prefix && !st.tracing && !st.substituting && !st.check_finite) return replay_prefix(e, args);
+      return eager(args);
+    }
     ++stats.replays;
     if (verify_every > 0 && stats.replays % verify_every == 0) return verify(e, args);
     // A graph with its own backward (gradients left in .grad) replays without autograd; a forward-only one records
     // autograd when the caller's grad mode does, so its outputs can be differentiated eagerly.
     return graph::execute(e.graph, args, nullptr, e.guard.grad_mode && e.graph.grads().empty(), &e.fusion,
                           &e.memory);
+  }
+
+  // A graph break's call: the graph before the break runs compiled, then the host code reruns, taking the graph's
+  // results up to the break (graph/graph_break.h).
+  TensorList replay_prefix(Entry& e, std::span<const Tensor> args) {
+    const Prefix& p = *e.prefix;
+    ++stats.prefix_replays;
+    // The host code draws again what the graph drew: the generators are rewound.
+    std::vector<std::pair<Generator*, PhiloxState>> rewind;
+    for (const graph::RngDraw& d : p.graph.rng())
+      if (std::none_of(rewind.begin(), rewind.end(), [&](const auto& r) { return r.first == d.generator; }))
+        rewind.emplace_back(d.generator, d.generator->state());
+    TensorList produced = graph::execute(p.graph, args, nullptr, false, &p.fusion, &p.memory);
+    for (auto& [gen, state] : rewind) gen->set_state(state);
+    TensorList program(args);
+    for (const Tensor& c : p.graph.captured()) program.push_back(c);
+    try {
+      graph::PrefixReplay rerun(p.plan, std::move(produced), program, o.name);
+      TensorList out = fn(args);
+      rerun.finish();
+      return out;
+    } catch (const Error&) {
+      log_info(fmt::format("[compile] {}: calls like this one rerun eagerly from now on", o.name));
+      e.prefix.reset();
+      throw;
+    }
   }
 
   // The guard with the dynamic dims' sizes wildcarded, and their common size; nullopt where this call is specialised
@@ -153,7 +195,7 @@ struct CompiledFunction::Impl {
   }
 
   // The graph of a generalised family at `size` (made on first use); null where the fit gives no graph there.
-  const Entry* instance(Family& f, int64_t size, const Guard& guard) {
+  Entry* instance(Family& f, int64_t size, const Guard& guard) {
     if (auto it = f.instances.find(size); it != f.instances.end()) return &it->second;
     std::optional<graph::Graph> g = f.general->at(size);
     if (!g) return nullptr;
@@ -195,18 +237,32 @@ struct CompiledFunction::Impl {
   TensorList trace(std::span<const Tensor> args, Guard guard, Family* fam, int64_t size) {
     graph::Graph g;
     TensorList out;
+    std::optional<graph::BreakPrefix> plan;
     {
       graph::Tracer t(args);
       out = fn(args);
       g = t.finish(out);
+      plan = t.take_break_prefix();
     }
     ++stats.traces;
     if (!g.host_reads().empty()) {
       ++stats.graph_breaks;
-      log_info(fmt::format("[compile] {}: graph break: {}; calls like this one run eagerly", o.name,
-                           g.host_read_str()));
-      entries.push_back({std::move(guard), std::move(g), true});
-      last = &entries.back().graph;
+      Entry& e = entries.emplace_back(Entry{.guard = guard, .graph = std::move(g), .eager = true});
+      std::string log = "the host code of calls like this one reruns eagerly";
+      if (plan && !plan->calls.empty()) {
+        auto p = std::make_unique<Prefix>();
+        Entry compiled = build(guard, graph::prefix_graph(e.graph, *plan), &log);
+        p->plan = std::move(*plan);
+        p->graph = std::move(compiled.graph);
+        p->fusion = std::move(compiled.fusion);
+        p->memory = std::move(compiled.memory);
+        log = fmt::format("the host code of calls like this one reruns, taking the results of its first {} calls "
+                          "from a graph run before it ({}; {} results nothing reads after the break not computed)",
+                          p->plan.calls.size(), log, p->plan.placeholders);
+        e.prefix = std::move(p);
+      }
+      log_info(fmt::format("[compile] {}: graph break: {}; {}", o.name, e.graph.host_read_str(), log));
+      last = &e.graph;
       return out;
     }
     if (fam && !fam->general && !fam->failed) add_sample(*fam, size, g);
@@ -312,12 +368,12 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
   const int64_t call = s.calls++;
   if (!s.enabled || call < s.o.warmup) return s.eager(args);
   Guard guard = Guard::of(args);
-  for (const Impl::Entry& e : s.entries)
+  for (Impl::Entry& e : s.entries)
     if (e.guard == guard) return s.replay(e, args);
   std::optional<std::pair<Guard, int64_t>> dynamic = s.dynamic_key(guard, args);
   Impl::Family* fam = dynamic ? s.find_family(dynamic->first) : nullptr;
   if (fam && fam->general)
-    if (const Impl::Entry* e = s.instance(*fam, dynamic->second, guard)) return s.replay(*e, args);
+    if (Impl::Entry* e = s.instance(*fam, dynamic->second, guard)) return s.replay(*e, args);
   if (static_cast<int>(s.entries.size()) >= s.o.max_graphs) {
     if (!s.warned_full)
       log_info(fmt::format("[compile] {}: {} graphs traced already; calls with new shapes or modes run eagerly",

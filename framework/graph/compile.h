@@ -14,8 +14,11 @@
 // What is baked in (document it where you compile): host control flow and host scalars (learning rates, step counts
 // a host loop keeps) are those of the traced call. Host code that reads data (item(), tolist(), printing a tensor
 // whose value depends on the arguments, parameters or random draws) makes a graph break: one log line names the read
-// and the op that made the value, and calls with that trace's guards run eagerly, so the host code sees every
-// call's own numbers. (Range checks inside ops do not count: the kernels repeat them.) Tensors the function reads
+// and the op that made the value, and calls with that trace's guards rerun the host code, so it sees every call's
+// own numbers. The part before the read still runs compiled: as a graph whose results the rerun takes instead of
+// running those kernels (graph/graph_break.h); from the read on, the call runs eagerly. The host code up to the
+// read must make the traced calls (an error names the first that differs). (Range checks inside ops do not count
+// as reads: the kernels repeat them.) Tensors the function reads
 // without taking them as arguments (parameters, optimizer state, buffers) are captured by identity and read live, so
 // updating them in place between calls is seen; replacing them with new tensor objects is not.
 // DS_COMPILE=0 in the environment runs every call eagerly; DS_COMPILE_VERIFY=N checks every N-th replay against an
@@ -75,7 +78,8 @@ class CompiledFunction {
   struct Stats {
     int64_t eager = 0, traces = 0, replays = 0, verified = 0;
     int64_t nodes_removed = 0;  // by the passes, over all traces
-    int64_t graph_breaks = 0;   // traces that read data on the host (their calls run eagerly)
+    int64_t graph_breaks = 0;   // traces that read data on the host (their calls rerun the host code)
+    int64_t prefix_replays = 0; // such calls whose graph before the break ran compiled (graph/graph_break.h)
     int64_t fused_nodes = 0;    // nodes run inside fused groups, over all traces' plans
     int64_t folded = 0;         // nodes constant folding ran once at compile time, over all traces
     int64_t recomputed = 0;     // nodes the rematerialisation pass added, over all traces

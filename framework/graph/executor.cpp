@@ -71,9 +71,10 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
     else env[static_cast<size_t>(x.leaf)].set_grad(env[static_cast<size_t>(x.grad)]);
   };
   GradModeGuard grad_mode(record_autograd);
-  // A fused group records no autograd history, and a tracer (a compiled call inside a trace) would not see it; an
-  // output written over an input would overwrite what autograd saved.
-  const bool plain = !record_autograd && !dispatch_state().tracing;
+  // A fused group records no autograd history, and a tracer (a compiled call inside a trace) would not see it, nor
+  // would the rerun of a graph break's host code that hands out results call by call (graph_break.h); an output
+  // written over an input would overwrite what autograd saved.
+  const bool plain = !record_autograd && !dispatch_state().tracing && !dispatch_state().substituting;
   if (!plain || (fusion && fusion->groups.empty())) fusion = nullptr;
   DS_CHECK(!fusion || fusion->group_of.size() == g.nodes().size(), "graph", "the fusion plan is for a graph of {} "
            "nodes, this one has {}", fusion ? fusion->group_of.size() : 0, g.nodes().size());

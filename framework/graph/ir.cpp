@@ -173,7 +173,36 @@ void Graph::add_effect(std::function<void()> effect) {
 }
 
 void Graph::add_host_read(ValueId v, std::string what) {
-  host_reads_.push_back({static_cast<int32_t>(nodes_.size()), v, std::move(what)});
+  host_reads_.push_back(
+      {static_cast<int32_t>(nodes_.size()), static_cast<int32_t>(actions_.size()), v, std::move(what)});
+}
+
+Graph Graph::before_host_read() const {
+  DS_CHECK(!host_reads_.empty(), "graph", "the graph has no host read to stop before");
+  const HostRead& r = host_reads_.front();
+  Graph g = *this;
+  g.nodes_.resize(static_cast<size_t>(r.node));
+  g.outputs_.clear();
+  g.host_reads_.clear();
+  // Host code recorded before the read, renumbered; gradients and later actions are dropped.
+  std::vector<int32_t> renumbered(actions_.size(), -1);
+  g.actions_.clear();
+  for (size_t a = 0; a < static_cast<size_t>(r.action); ++a) {
+    if (!actions_[a].host) continue;
+    renumbered[a] = static_cast<int32_t>(g.actions_.size());
+    g.actions_.push_back(actions_[a]);
+  }
+  auto keep = [&](const std::vector<int32_t>& list) {
+    std::vector<int32_t> out;
+    for (int32_t a : list)
+      if (renumbered[static_cast<size_t>(a)] >= 0) out.push_back(renumbered[static_cast<size_t>(a)]);
+    return out;
+  };
+  for (Node& n : g.nodes_) n.actions = keep(n.actions);
+  // Actions after the last node kept: those attached to the first node dropped, or trailing.
+  g.trailing_actions_ = keep(static_cast<size_t>(r.node) < nodes_.size() ? nodes_[static_cast<size_t>(r.node)].actions
+                                                                          : trailing_actions_);
+  return g;
 }
 
 std::string Graph::host_read_str() const {

@@ -59,6 +59,7 @@ struct Action {
 // it did with the number is not in the graph, so a graph with a host read cannot stand for the call.
 struct HostRead {
   int32_t node = 0;
+  int32_t action = 0;  // actions recorded before it
   ValueId value = kNoValue;
   std::string what;  // "item()", "tolist()", "printing"
 };
@@ -98,6 +99,9 @@ class Graph {
   // A host read of v (HostRead) happened here, before the next node.
   void add_host_read(ValueId v, std::string what);
   const std::vector<HostRead>& host_reads() const { return host_reads_; }
+  // The part of the trace before the first host read (graph/graph_break.h): its nodes and its host-code actions,
+  // without outputs, host reads or gradients set on leaves (the eager rerun of the host code sets those).
+  Graph before_host_read() const;
   // "item() reads the output of sum (node 11) after 12 of the graph's 40 nodes" for the first host read; "" if none.
   std::string host_read_str() const;
   const std::vector<Action>& actions() const { return actions_; }

@@ -124,6 +124,48 @@ void Tracer::record(const OpDef& def, OpId op, std::span<const Tensor> inputs, c
   }
   const std::span<const ValueId> made = graph_.add_node(op, attrs, ins, outs, alias_of, target_value);
   for (size_t k = 0; k < outs.size(); ++k) bind(outs[k], made[k]);
+  if (break_) return;
+  Call& c = calls_.emplace_back();
+  c.op = op;
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const bool made_storage = def.kind != OpKind::View && !(k == 0 && target);
+    c.outs.push_back(made_storage ? outputs[k].impl() : nullptr);
+    c.values.push_back(made[k]);
+  }
+}
+
+void Tracer::plan_break() {
+  // A storage is reachable when something besides the trace's own references holds it: the trace keeps one
+  // reference to every tensor it saw, and tensors of the trace nobody else holds any more hold their storage.
+  std::unordered_map<const Storage*, int32_t> dropped;
+  for (const Tensor& t : keep_)
+    if (t.impl()->use_count() == 1) ++dropped[t.impl()->storage().get()];
+  auto reachable = [&](const TensorImpl* t) {
+    const Storage* s = t->storage().get();
+    const auto it = dropped.find(s);
+    return s->use_count() > (it == dropped.end() ? 0 : it->second) || read_storages_.contains(s);
+  };
+  BreakPrefix p;
+  p.effects = effects_;
+  for (const Call& c : calls_) {
+    PrefixCall& pc = p.calls.emplace_back();
+    pc.op = c.op;
+    for (size_t k = 0; k < c.outs.size(); ++k) {
+      if (!c.outs[k]) {
+        pc.outputs.push_back(PrefixCall::kRuns);
+      } else if (reachable(c.outs[k])) {
+        pc.outputs.push_back(static_cast<int32_t>(p.outputs.size()));
+        p.outputs.push_back(c.values[k]);
+      } else {
+        pc.outputs.push_back(PrefixCall::kFresh);
+        ++p.placeholders;
+        p.placeholder_bytes = std::max(p.placeholder_bytes, static_cast<int64_t>(c.outs[k]->storage()->nbytes()));
+      }
+    }
+  }
+  break_ = std::move(p);
+  calls_.clear();
+  read_storages_.clear();
 }
 
 void Tracer::record_rng(const Tensor& state, Generator& generator, uint64_t counters) {
@@ -155,10 +197,19 @@ bool Tracer::depends_on_data(ValueId v) {
 
 void Tracer::record_host_read(const Tensor& t, const char* what) {
   const ValueId v = value_of(t);
-  if (v != kNoValue && depends_on_data(v)) graph_.add_host_read(v, what);
+  if (v == kNoValue) return;
+  if (!depends_on_data(v)) {
+    if (!break_) read_storages_.insert(t.impl()->storage().get());
+    return;
+  }
+  if (!break_) plan_break();
+  graph_.add_host_read(v, what);
 }
 
-void Tracer::record_host_effect(const std::function<void()>& effect) { graph_.add_effect(effect); }
+void Tracer::record_host_effect(const std::function<void()>& effect) {
+  graph_.add_effect(effect);
+  if (!break_) ++effects_;
+}
 
 Graph Tracer::finish(std::span<const Tensor> outputs) {
   DS_CHECK(!done_, "trace", "finish() was already called");

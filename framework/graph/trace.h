@@ -9,11 +9,15 @@
 // buffers): the graph holds it and reads it live on every run. Every tensor the trace saw is kept alive until the
 // trace ends, so no address is reused while tensors are matched by identity. A tensor object the trace has not seen
 // whose storage it has (autograd's saved outputs, detach()) is that value again, or a view of it (an as_strided node).
+#include <optional>
 #include <span>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <ds/graph/ir.h>
+
+#include "graph_break.h"
 
 namespace ds::graph {
 
@@ -45,6 +49,10 @@ class Tracer {
   // Whether the trace holds a reference to t (exactly one: tensors are kept alive until the trace ends).
   bool holds(const TensorImpl* t) const;
 
+  // After finish(): how a rerun of the host code takes the results of the graph before the first host read of data
+  // (graph_break.h); nullopt when there was none.
+  std::optional<BreakPrefix> take_break_prefix() { return std::move(break_); }
+
   // The tracer recording on this thread, or null.
   static Tracer* current();
 
@@ -52,6 +60,19 @@ class Tracer {
   void bind(const Tensor& t, ValueId v);
   // Whether v's value depends on an argument, a captured tensor or a random state (not on constants alone).
   bool depends_on_data(ValueId v);
+  // At the first host read of data: which results the program can still reach (graph_break.h).
+  void plan_break();
+
+  // The primitive calls so far, until the first host read of data.
+  struct Call {
+    OpId op{};
+    SmallVec<const TensorImpl*, 2> outs;  // null where the call makes no storage (a view, an in-place target)
+    SmallVec<ValueId, 2> values;
+  };
+  std::vector<Call> calls_;
+  int32_t effects_ = 0;
+  std::unordered_set<const Storage*> read_storages_;  // storage host code read (values of constants)
+  std::optional<BreakPrefix> break_;
 
   Graph graph_;
   std::unordered_map<const TensorImpl*, ValueId> values_;

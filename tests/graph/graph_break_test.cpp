@@ -1,6 +1,7 @@
 // Graph breaks: host code that reads data inside a compiled function (item(), tolist(), printing) cannot be replayed
-// from a graph, so ds::compile runs such calls eagerly, says so once, and every call sees its own numbers. Reads of
-// values that follow from constants, and the range checks inside ops, are not breaks.
+// from a graph, so ds::compile reruns such calls' host code, says so once, and every call sees its own numbers; the
+// part before the read runs as a graph whose results the rerun takes (graph/graph_break.h). Reads of values that
+// follow from constants, and the range checks inside ops, are not breaks.
 #include <sstream>
 #include <string>
 
@@ -43,7 +44,8 @@ TEST_CASE("graph break: item() in host control flow runs eagerly, with each call
   CHECK(f.stats().graph_breaks == 1);
   CHECK(f.stats().traces == 1);   // traced once, then known to break: no trace per call
   CHECK(f.stats().replays == 0);
-  CHECK(f.stats().eager == 4);    // the warm-up and the three calls after the trace (they match its guard)
+  CHECK(f.stats().eager == 1);    // the warm-up
+  CHECK(f.stats().prefix_replays == 3);  // the calls after the trace: the sum before the read ran as a graph
   REQUIRE(f.last_graph() != nullptr);
   const std::string read = f.last_graph()->host_read_str();
   CHECK(read.rfind("item() reads the output of sum (node 0) after 1 of the graph's", 0) == 0);
@@ -142,4 +144,172 @@ TEST_CASE("graph break: clip_grad_norm_ reads nothing on the host, so a clipped 
   CHECK(f.stats().graph_breaks == 0);
   CHECK(f.stats().replays == 3);
   CHECK(eager.w.tolist<double>() == comp.w.tolist<double>());
+}
+
+namespace {
+
+// A step whose host code reads the loss: before the backward (skipping a step whose loss is too large, as
+// loss-spike guards do) or after the update (logging it).
+struct ReadingStep {
+  Tensor w1 = full({4, 6}, 0.3).requires_grad_(true);
+  Tensor w2 = full({6, 1}, -0.2).requires_grad_(true);
+  optim::Adam opt{{w1, w2}, {.lr = 0.01}};
+  bool read_before_backward = false;
+  std::vector<double> losses;
+  TensorList operator()(std::span<const Tensor> xy) {
+    opt.zero_grad();
+    const Tensor h = relu(matmul(xy[0], w1) + 0.1);
+    const Tensor loss = mean(square(matmul(h, w2) - xy[1]));
+    if (read_before_backward) {
+      losses.push_back(loss.item<double>());
+      if (losses.back() > 4.0) return {loss.detach()};  // skipped: the data decides
+    }
+    loss.backward();
+    opt.step();
+    if (!read_before_backward) losses.push_back(loss.item<double>());
+    return {loss.detach()};
+  }
+};
+
+Tensor seeded(IntArrayRef shape, uint64_t seed, double scale) {
+  Generator g(seed);
+  return randn(shape, {}, &g) * scale;
+}
+
+}  // namespace
+
+TEST_CASE("graph break: the step before the read runs compiled, bitwise like eager", "[graph][compile]") {
+  for (const bool before_backward : {false, true}) {
+    INFO("read before the backward: " << before_backward);
+    ReadingStep eager, comp;
+    eager.read_before_backward = comp.read_before_backward = before_backward;
+    CompiledFunction f = compile([&](std::span<const Tensor> xy) { return comp(xy); }, {.name = "reading step"});
+    for (uint64_t i = 0; i < 8; ++i) {
+      // Targets far off on some steps, so a loss read before the backward skips those updates.
+      const Tensor x = seeded({5, 4}, i, 1.0), y = seeded({5, 1}, 100 + i, i % 3 == 2 ? 4.0 : 0.5);
+      const Tensor a = eager(std::vector<Tensor>{x, y})[0], b = f({x, y})[0];
+      CHECK(a.item<double>() == b.item<double>());
+    }
+    CHECK(eager.losses == comp.losses);
+    CHECK(eager.w1.tolist<float>() == comp.w1.tolist<float>());
+    CHECK(eager.w2.tolist<float>() == comp.w2.tolist<float>());
+    CHECK(eager.opt.state(0).step == comp.opt.state(0).step);
+    CHECK(f.stats().graph_breaks == 1);
+    CHECK(f.stats().prefix_replays == 6);
+  }
+}
+
+TEST_CASE("graph break: results the host code still holds at the read are computed, whatever it does next",
+          "[graph][compile]") {
+  // h is held at the read and used by either branch; e is dropped before it (never computed on a rerun).
+  auto fn = [](std::span<const Tensor> x) {
+    const Tensor h = relu(x[0] * 2.0 + 1.0);
+    const Tensor e = exp(x[0]);
+    const double s = sum(h * e).item<double>();
+    return TensorList{s > 10 ? h * 2.0 : h - 1.0};
+  };
+  CompiledFunction f = compile(fn, {.name = "branches"});
+  for (float v : {0.5f, 3.0f, -1.0f, 2.0f, 0.1f, 4.0f}) {
+    const Tensor x = full({3}, v);
+    CHECK(f({x})[0].tolist<float>() == fn(std::vector<Tensor>{x})[0].tolist<float>());
+  }
+  CHECK(f.stats().prefix_replays == 4);
+
+  // Dropout before the read: the host code's draws repeat the graph's, and leave the generator where eager does.
+  auto noisy = [](std::span<const Tensor> x) {
+    const Tensor d = dropout(x[0], 0.5, true);
+    const double s = sum(d).item<double>();
+    return TensorList{d * s};
+  };
+  CompiledFunction g = compile(noisy, {.name = "noisy"});
+  for (uint64_t i = 0; i < 5; ++i) {
+    const Tensor x = seeded({64}, i, 1.0);
+    manual_seed(7 + i);
+    const std::vector<float> want = noisy(std::vector<Tensor>{x})[0].tolist<float>();
+    const float next_want = rand({1}).item<float>();
+    manual_seed(7 + i);
+    CHECK(g({x})[0].tolist<float>() == want);
+    CHECK(rand({1}).item<float>() == next_want);
+  }
+  CHECK(g.stats().prefix_replays == 3);
+}
+
+TEST_CASE("graph break: results handed out are the host code's to write into after the read", "[graph][compile]") {
+  // Three results equal to the argument or to each other; the host code writes into two of them after the read.
+  // (Results a pass merged into one value, or into an argument, are copied: the next test's second case.)
+  auto fn = [](std::span<const Tensor> x) {
+    Tensor a = x[0] * 1.0, b = x[0] * 2.0, c = x[0] * 2.0;
+    (void)sum(a).item<double>();
+    a.add_(1.0);
+    b.add_(10.0);
+    return TensorList{a, b, c};
+  };
+  CompiledFunction f = compile(fn, {.name = "merged"});
+  for (int i = 0; i < 4; ++i) {
+    const Tensor x = full({3}, 1.0 + i);
+    const TensorList got = f({x});
+    CHECK(x.tolist<float>() == std::vector<float>(3, 1.0f + i));  // the argument is not written
+    CHECK(got[0].tolist<float>() == std::vector<float>(3, 2.0f + i));
+    CHECK(got[1].tolist<float>() == std::vector<float>(3, 12.0f + 2 * i));
+    CHECK(got[2].tolist<float>() == std::vector<float>(3, 2.0f + 2 * i));
+  }
+  CHECK(f.stats().prefix_replays == 2);
+}
+
+TEST_CASE("graph break: host code that takes another path before the read is an error, then runs eagerly",
+          "[graph][compile]") {
+  bool square_it = false;
+  auto fn = [&](std::span<const Tensor> x) {
+    const Tensor y = square_it ? square(x[0]) : x[0] * x[0] * x[0];
+    (void)sum(y).item<double>();
+    return TensorList{y};
+  };
+  CompiledFunction f = compile(fn, {.name = "switch"});
+  const Tensor x = full({2}, 2.0);
+  f({x});
+  f({x});
+  CHECK(f({x})[0].tolist<float>() == std::vector<float>{8, 8});
+  square_it = true;  // a host flag no guard sees
+  CHECK_THROWS_WITH(f({x}), Catch::Contains("switch: the host code took another path than the traced one before "
+                                            "its graph break (call 0 is pow_scalar, the trace's was mul)"));
+  CHECK(f({x})[0].tolist<float>() == std::vector<float>{4, 4});  // eagerly from then on
+  CHECK(f.stats().prefix_replays == 2);
+}
+
+TEST_CASE("graph break: the rerun hands out results by the plan, fresh storage for the rest", "[graph]") {
+  // Two calls: the first's result taken from the graph, the second's (nothing holds it) fresh.
+  const Tensor x = full({2}, 3.0);
+  graph::BreakPrefix plan;
+  plan.calls.push_back({OpId::mul, {0}});
+  plan.calls.push_back({OpId::add, {graph::PrefixCall::kFresh}});
+  plan.outputs = {0};
+  const Tensor made = full({2}, 42.0);
+  Tensor y, z;
+  {
+    const Tensor program[] = {x};
+    graph::PrefixReplay rerun(plan, {made}, program, "plan");
+    y = x * x;  // handed the graph's result: no kernel runs
+    z = x + x;
+    rerun.finish();
+    const Tensor w = x - x;  // after the plan's calls: runs
+    CHECK(w.tolist<float>() == std::vector<float>{0, 0});
+  }
+  CHECK(y.tolist<float>() == std::vector<float>{42, 42});
+  CHECK(y.impl() != made.impl());  // a tensor object of its own, over the graph's storage
+  CHECK(z.sizes() == x.sizes());
+  // A graph result that is an argument's storage (a pass turned x * 1 into x) is copied before it is handed out.
+  {
+    const Tensor program[] = {x};
+    graph::BreakPrefix one;
+    one.calls.push_back({OpId::mul, {0}});
+    one.outputs = {0};
+    graph::PrefixReplay rerun(one, {x}, program, "plan");
+    Tensor a = x * x;
+    a.add_(x);
+    CHECK(x.tolist<float>() == std::vector<float>{3, 3});
+  }
+  // Too few calls, and a call of another op, name the difference.
+  graph::PrefixReplay short_rerun(plan, {made}, {}, "plan");
+  (void)(x * x);
+  CHECK_THROWS_WITH(short_rerun.finish(), Catch::Contains("it returned after 1 of the 2 calls"));
 }

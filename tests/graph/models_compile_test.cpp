@@ -35,16 +35,19 @@ struct Trained {
   CompiledFunction::Stats stats;
 };
 
+// `read_loss`: the step logs its loss with item() after the update, a graph break (graph/graph_break.h).
 Trained train(const std::function<Run()>& make, const MakeBatch& batch, bool compiled, int steps,
-              CompileOptions options = {.name = "model step"}) {
+              CompileOptions options = {.name = "model step"}, bool read_loss = false) {
   manual_seed(7);
   Run r = make();
+  std::vector<double> logged;
   optim::AdamW opt(r.model->parameters(), {.lr = 1e-3, .weight_decay = 0.01});
   auto step = [&](std::span<const Tensor> xy) {
     const Tensor loss = r.loss(xy[0], xy[1]);
     loss.backward();
     opt.step();
     opt.zero_grad();
+    if (read_loss) logged.push_back(loss.item<double>());
     return TensorList{loss.detach()};
   };
   CompiledFunction f = compile(step, std::move(options));
@@ -54,19 +57,26 @@ Trained train(const std::function<Run()>& make, const MakeBatch& batch, bool com
     t.losses.push_back(compiled ? f({x, y})[0] : step(std::vector<Tensor>{x, y})[0]);
   }
   t.stats = f.stats();
+  if (read_loss) {
+    REQUIRE(logged.size() == t.losses.size());
+    for (size_t i = 0; i < logged.size(); ++i) CHECK(logged[i] == t.losses[i].item<double>());
+  }
   return t;
 }
 
 // Returns the compiled run's stats. With dynamic dims the batches change shape; otherwise there is one trace.
+// `read_loss`: each step reads its loss on the host at its end, so the replays are graph breaks' reruns.
 CompiledFunction::Stats check_same_training(const std::function<Run()>& make, const MakeBatch& batch,
-                                            int steps = 20, std::vector<CompileOptions::DynamicDim> dynamic = {}) {
-  const Trained eager = train(make, batch, false, steps);
-  const Trained comp = train(make, batch, true, steps, {.dynamic_dims = dynamic, .name = "model step"});
+                                            int steps = 20, std::vector<CompileOptions::DynamicDim> dynamic = {},
+                                            bool read_loss = false) {
+  const Trained eager = train(make, batch, false, steps, {}, read_loss);
+  const Trained comp = train(make, batch, true, steps, {.dynamic_dims = dynamic, .name = "model step"}, read_loss);
   if (dynamic.empty()) {
     CHECK(comp.stats.traces == 1);
-    CHECK(comp.stats.replays == steps - 2);  // a warm-up call, the trace, then replays
+    // A warm-up call, the trace, then replays (or reruns of the host code with the graph before the read).
+    CHECK((read_loss ? comp.stats.prefix_replays : comp.stats.replays) == steps - 2);
   }
-  CHECK(comp.stats.graph_breaks == 0);
+  CHECK(comp.stats.graph_breaks == (read_loss ? 1 : 0));
   CHECK(comp.stats.fused_nodes >= 6);  // bias + activation, batch norm's arithmetic, relu's backward, ... (fusion.h)
   CHECK(comp.stats.reused_outputs >= 1);  // elementwise results over dying inputs (memory_plan.h)
   for (int i = 0; i < steps; ++i) {
@@ -97,6 +107,26 @@ Run vision(std::shared_ptr<nn::Module> m) {
   return {m, [raw](const Tensor& x, const Tensor& y) { return cross_entropy((*raw)(x), y); }};
 }
 
+// A GPT with dropout (random draws on every step), and its token batches, of length length(step).
+const models::GPTConfig kSmallGpt{.vocab_size = 96, .block_size = 16, .n_layer = 2, .n_head = 2, .n_embd = 32,
+                                  .dropout = 0.1};
+
+Run small_gpt() {
+  auto gpt = models::gpt(kSmallGpt);
+  models::GPT* raw = gpt.get();
+  return Run{gpt, [raw](const Tensor& idx, const Tensor& tgt) { return raw->loss(idx, tgt); }};
+}
+
+MakeBatch gpt_tokens(std::function<int64_t(int)> length) {
+  return [length](int step) {
+    const models::GPTConfig& c = kSmallGpt;
+    const int64_t t = length(step);
+    Generator g(300 + static_cast<uint64_t>(step));
+    return std::pair{randint(0, c.vocab_size, {2, t}, {.dtype = kI64}, &g),
+                     randint(0, c.vocab_size, {2, t}, {.dtype = kI64}, &g)};
+  };
+}
+
 }  // namespace
 
 TEST_CASE("compiled training equals eager training bitwise: MLP and LeNet-5, 20 steps", "[graph][compile][models]") {
@@ -111,20 +141,7 @@ TEST_CASE("compiled training equals eager training bitwise: ResNet-18 with batch
 }
 
 TEST_CASE("compiled training equals eager training bitwise: a GPT with dropout, 20 steps", "[graph][compile][models]") {
-  const models::GPTConfig c{.vocab_size = 96, .block_size = 16, .n_layer = 2, .n_head = 2, .n_embd = 32,
-                            .dropout = 0.1};
-  const MakeBatch tokens = [&](int step) {
-    Generator g(300 + static_cast<uint64_t>(step));
-    return std::pair{randint(0, c.vocab_size, {2, 16}, {.dtype = kI64}, &g),
-                     randint(0, c.vocab_size, {2, 16}, {.dtype = kI64}, &g)};
-  };
-  check_same_training(
-      [&] {
-        auto gpt = models::gpt(c);
-        models::GPT* raw = gpt.get();
-        return Run{gpt, [raw](const Tensor& idx, const Tensor& tgt) { return raw->loss(idx, tgt); }};
-      },
-      tokens);
+  check_same_training(small_gpt, gpt_tokens([](int) { return 16; }));
 }
 
 TEST_CASE("compiled training with dynamic dims equals eager training bitwise: MLP over batch sizes, GPT over "
@@ -142,23 +159,18 @@ TEST_CASE("compiled training with dynamic dims equals eager training bitwise: ML
   CHECK(stats.generalized == 1);
   CHECK(stats.dynamic_graphs == 6);  // 6, 3, 16, 7, 2, 12 (8 and 5 replay their traces)
   // Sequence lengths: attention's dropout draws T^2 counters, so four traces (16, 8, 12, 10) generalise.
-  const models::GPTConfig c{.vocab_size = 96, .block_size = 16, .n_layer = 2, .n_head = 2, .n_embd = 32,
-                            .dropout = 0.1};
   const std::vector<int64_t> lengths = {16, 16, 8, 12, 10, 6, 16, 14, 9, 7, 3, 15};
-  const MakeBatch tokens = [&](int step) {
-    Generator g(300 + static_cast<uint64_t>(step));
-    const int64_t t = lengths[static_cast<size_t>(step)];
-    return std::pair{randint(0, c.vocab_size, {2, t}, {.dtype = kI64}, &g),
-                     randint(0, c.vocab_size, {2, t}, {.dtype = kI64}, &g)};
-  };
-  stats = check_same_training(
-      [&] {
-        auto gpt = models::gpt(c);
-        models::GPT* raw = gpt.get();
-        return Run{gpt, [raw](const Tensor& idx, const Tensor& tgt) { return raw->loss(idx, tgt); }};
-      },
-      tokens, static_cast<int>(lengths.size()), {{0, 1}, {1, 1}});
+  stats = check_same_training(small_gpt, gpt_tokens([&](int step) { return lengths[static_cast<size_t>(step)]; }),
+                              static_cast<int>(lengths.size()), {{0, 1}, {1, 1}});
   CHECK(stats.traces == 4);
   CHECK(stats.generalized == 1);
   CHECK(stats.dynamic_graphs == 6);  // 6, 14, 9, 7, 3, 15
+}
+
+TEST_CASE("compiled training with the loss read every step equals eager training bitwise: ResNet-18 and a GPT",
+          "[graph][compile][models]") {
+  // The read after the update is a graph break: the whole step before it runs as a graph, whose results the rerun
+  // of the host code takes (graph/graph_break.h). Batch norm's running statistics, dropout's draws.
+  check_same_training([] { return vision(models::resnet18(10)); }, images({2, 3, 32, 32}, 10), 6, {}, true);
+  check_same_training(small_gpt, gpt_tokens([](int) { return 16; }), 8, {}, true);
 }

@@ -1,0 +1,65 @@
+#pragma once
+// A graph break that still runs compiled up to the break. C++ cannot resume a function in its middle, so a call
+// whose trace read data on the host (item(), tolist(), printing) reruns its host code eagerly, every time. What
+// runs compiled is the part of the trace before the first such read (Graph::before_host_read): the graph runs
+// first, with its passes, fusion and memory plan; then the host code reruns, and each primitive call it makes up
+// to the read is checked against the trace and handed the results the graph made instead of running its kernel
+// (DispatchHooks::substitute); host effects the graph ran are skipped. From the read on, everything runs eagerly.
+//
+// Which results the host code gets for real is decided when tracing, at the read: every result whose storage the
+// program could still reach there (a tensor it holds, a tensor autograd saved, the base of a view it holds, a
+// value host code read before) is an output of the graph. A result the program had dropped by then is a placeholder
+// of its shape over one scratch block that all placeholders of a call share (so the rerun allocates no memory for
+// them): nothing can read it after the read, and before it the eager kernels that would read it are the graph's. Results handed out share no storage with each other, with the arguments or with
+// captured tensors (a pass may have merged them: `x * 1` is x), so host code after the read may write into them.
+//
+// Views run as usual (no kernel), from the tensors handed out. The random draws of the host code repeat the
+// graph's (the generators are rewound after the graph ran). A call that is not the one the trace recorded at its
+// place (host control flow that changed before the read) is an error naming both ops: the graph has already run.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ds/graph/ir.h>
+
+namespace ds::graph {
+
+// One primitive call of the trace before the read, as the rerun hands it out.
+struct PrefixCall {
+  static constexpr int32_t kRuns = -1;   // made by the call itself: a view, or the target of an in-place call
+  static constexpr int32_t kFresh = -2;  // a result nothing reads after the read: a placeholder, not computed
+  OpId op{};
+  SmallVec<int32_t, 2> outputs;  // per output of the op: an index into BreakPrefix::outputs, kRuns or kFresh
+};
+
+struct BreakPrefix {
+  std::vector<PrefixCall> calls;  // in the order the traced function made them
+  int32_t effects = 0;            // host effects (run_host_effect) before the read
+  std::vector<ValueId> outputs;   // the trace's values the graph before the read returns
+  int32_t placeholders = 0;       // results handed out as placeholders
+  int64_t placeholder_bytes = 0;  // the largest placeholder's bytes
+};
+
+// The graph before `trace`'s first host read, returning `prefix.outputs`.
+Graph prefix_graph(const Graph& trace, const BreakPrefix& prefix);
+
+// While it lives, the calls this thread makes take their results from `produced` (the prefix graph's outputs, by
+// BreakPrefix::outputs) until all calls and effects of `prefix` are made; then everything runs as usual.
+class PrefixReplay {
+ public:
+  // `program`: tensors of the caller's (arguments, captured tensors) whose storage must not be handed out.
+  PrefixReplay(const BreakPrefix& prefix, TensorList produced, std::span<const Tensor> program, std::string name);
+  ~PrefixReplay();
+  PrefixReplay(const PrefixReplay&) = delete;
+  PrefixReplay& operator=(const PrefixReplay&) = delete;
+
+  // After the host code returned: throws if it made fewer calls or effects before returning than the trace did.
+  void finish() const;
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace ds::graph
