@@ -160,9 +160,10 @@ struct Workspace {
 
 // The GEMM for the operands' type: float32 and float64, or bf16 operands into float32 (vdpbf16ps, gemm.h).
 template <typename T, typename Out>
-void gemm_of(int64_t m, int64_t n, int64_t k, MatRef<const T> a, MatRef<const T> b, MatRef<Out> c, bool accumulate) {
-  if constexpr (std::is_same_v<T, BFloat16>) gemm_bf16(m, n, k, a, b, c, accumulate, omp_get_max_threads());
-  else gemm(m, n, k, a, b, c, accumulate, omp_get_max_threads());
+void gemm_of(int64_t m, int64_t n, int64_t k, MatRef<const T> a, MatRef<const T> b, MatRef<Out> c, bool accumulate,
+             int threads = omp_get_max_threads()) {
+  if constexpr (std::is_same_v<T, BFloat16>) gemm_bf16(m, n, k, a, b, c, accumulate, threads);
+  else gemm(m, n, k, a, b, c, accumulate, threads);
 }
 
 // ---- Depthwise (groups == C == O): direct loops over (n, c) planes instead of one tiny GEMM per channel, from
@@ -362,6 +363,45 @@ void input_grad(const Tensor& gy_, const Tensor& w_, const Tensor& dx, const Geo
   });
 }
 
+// Parts the samples are split into for a small weight gradient (split_weight_grad); 0: one GEMM over the batch.
+// The choice and the parts depend on the shape only, so the sums' order does not depend on the thread count.
+int64_t weight_grad_parts(const Geo& g) {
+  if (g.groups != 1 || g.N < 2 || g.O * g.K() > 4096) return 0;
+  return std::min<int64_t>(g.N, 8);
+}
+
+// A weight gradient small against its reduction (LeNet's first layer: 6 x 25 summed over 64 x 784 columns; the
+// 3-channel stem of ResNet: 64 x 27 over 32 x 1024): one GEMM would run on one or two tiles of C, so on one
+// thread, packing a long B. Instead each part of the samples gets its partial gradient on one thread (its own
+// columns, in steps of at most ~1M elements, one GEMM each), and the partials are summed in the parts' order.
+template <typename T, typename Out>
+void split_weight_grad(const T* px, T* pgy, Out* pdw, const Geo& g, int64_t parts, DType dt) {
+  const int64_t K = g.K(), L = g.L(), O = g.O, size = O * K;
+  const int64_t step = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(K * L, 1));
+  std::vector<Out> partial(static_cast<size_t>(parts * size));
+  parallel_for(parts, 1, [&](int64_t lo, int64_t hi) {
+    const int64_t most = std::min(step, (g.N + parts - 1) / parts);
+    const Tensor cols(empty_base({K * most * L}, dt, kCPU)), tmp(empty_base({O * most * L}, dt, kCPU));
+    T* c = static_cast<T*>(cols.data());
+    T* y = static_cast<T*>(tmp.data());
+    for (int64_t p = lo; p < hi; ++p) {
+      const int64_t first = g.N * p / parts, last = g.N * (p + 1) / parts;
+      for (int64_t n0 = first; n0 < last; n0 += step) {
+        const int64_t nb = std::min(step, last - n0);
+        gather_cols(px, g, n0, nb, 0, c);  // (inside a parallel region: these run on this thread)
+        shuffle_chunk(pgy, g, n0, nb, 0, y, true);
+        gemm_of(O, K, nb * L, MatRef<const T>{y, nb * L, 1}, MatRef<const T>{c, 1, nb * L},
+                MatRef<Out>{partial.data() + p * size, K, 1}, n0 > first, 1);
+      }
+    }
+  });
+  for (int64_t e = 0; e < size; ++e) {
+    Out sum = partial[static_cast<size_t>(e)];
+    for (int64_t p = 1; p < parts; ++p) sum += partial[static_cast<size_t>(p * size + e)];
+    pdw[e] = sum;
+  }
+}
+
 // dw (of type Out: float32 for bf16 x and gy) = conv's weight gradient.
 template <typename T, typename Out = T>
 void weight_grad(const Tensor& x_, const Tensor& gy_, const Tensor& dw, const Geo& g) {
@@ -371,6 +411,7 @@ void weight_grad(const Tensor& x_, const Tensor& gy_, const Tensor& dw, const Ge
   Out* pdw = static_cast<Out*>(dw.data());
   if constexpr (std::is_same_v<T, Out>)
     if (is_depthwise(g)) return depthwise_weight_grad(px, static_cast<const T*>(pgy), pdw, g);
+  if (const int64_t parts = weight_grad_parts(g)) return split_weight_grad(px, pgy, pdw, g, parts, x.dtype());
   const int64_t K = g.K(), L = g.L(), Og = g.Og();
   Workspace<T> ws(g, x.dtype(), gy.dtype());
   ws.each_chunk([&](int64_t n0, int64_t nb, int64_t gi) {

@@ -121,6 +121,28 @@ TEST_CASE("depthwise conv2d's weight grad does not depend on the thread count", 
   CHECK(max_abs_diff(one, two) == 0);
 }
 
+TEST_CASE("conv2d's small weight grads, split over parts of the samples, match the direct loop and do not depend on "
+          "the thread count", "[ops][conv]") {
+  // LeNet-5's layers and a 3-channel stem (O x K at most 4096 elements): 8 parts summed in order, 5 samples in
+  // parts of 0 or 1, and 24 samples of 128x128 columns, which a part takes in two steps (of at most ~1M elements).
+  check_against_direct_loop(Geo{11, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1});
+  check_against_direct_loop(Geo{9, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1});
+  check_against_direct_loop(Geo{5, 3, 12, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1});
+  const Tensor x = randn({24, 3, 128, 128}), gy = randn({24, 16, 128, 128});
+  const Conv2dWeightGradAttrs a_w{
+      .stride = {1, 1}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 1, .kernel_size = {3, 3}};
+  const int threads = get_num_threads();
+  set_num_threads(1);
+  const Tensor one = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
+  set_num_threads(2);
+  const Tensor two = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
+  set_num_threads(threads);
+  CHECK(max_abs_diff(one, two) == 0);
+  const Tensor want = call_op1(OpId::conv2d_weight_grad, {x.to(kF64), gy.to(kF64)}, a_w);
+  INFO("largest |dw| " << amax(abs(want)).item<double>());
+  CHECK(max_abs_diff(one, want) < 2e-6 * amax(abs(want)).item<double>());  // sums of 393216 products
+}
+
 TEST_CASE("conv2d over many samples (several column chunks) matches per-sample results", "[ops][conv]") {
   // 300 samples of 16x32x32 with a 3x3 kernel: 144 * 1024 columns per sample, so the 4M-element column buffer
   // holds 28 samples and the batch runs in 11 chunks, the last one partial.
