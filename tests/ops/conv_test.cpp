@@ -93,6 +93,15 @@ void check_against_direct_loop(const Geo& g) {
   CHECK(std::abs(sum(w * dw).item<double>() - lhs) < 1e-9 * (1 + std::abs(lhs)));
 }
 
+// conv2d_weight_grad(x, gy) computed on `threads` threads.
+Tensor weight_grad_on_threads(int threads, const Tensor& x, const Tensor& gy, const Conv2dWeightGradAttrs& a) {
+  const int before = get_num_threads();
+  set_num_threads(threads);
+  const Tensor dw = call_op1(OpId::conv2d_weight_grad, {x, gy}, a);
+  set_num_threads(before);
+  return dw;
+}
+
 }  // namespace
 
 TEST_CASE("conv2d matches a direct loop on random geometries, f32 and f64", "[ops][conv]") {
@@ -112,13 +121,8 @@ TEST_CASE("depthwise conv2d's weight grad does not depend on the thread count", 
   const Tensor x = randn({4, 48, 17, 17}), gy = randn({4, 48, 9, 9});
   const Conv2dWeightGradAttrs a_w{
       .stride = {2, 2}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 48, .kernel_size = {3, 3}};
-  const int threads = get_num_threads();
-  set_num_threads(1);
-  const Tensor one = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
-  set_num_threads(2);
-  const Tensor two = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
-  set_num_threads(threads);
-  CHECK(max_abs_diff(one, two) == 0);
+  const Tensor one = weight_grad_on_threads(1, x, gy, a_w);
+  CHECK(max_abs_diff(one, weight_grad_on_threads(2, x, gy, a_w)) == 0);
 }
 
 TEST_CASE("conv2d's small weight grads, split over parts of the samples, match the direct loop and do not depend on "
@@ -131,13 +135,8 @@ TEST_CASE("conv2d's small weight grads, split over parts of the samples, match t
   const Tensor x = randn({24, 3, 128, 128}), gy = randn({24, 16, 128, 128});
   const Conv2dWeightGradAttrs a_w{
       .stride = {1, 1}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 1, .kernel_size = {3, 3}};
-  const int threads = get_num_threads();
-  set_num_threads(1);
-  const Tensor one = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
-  set_num_threads(2);
-  const Tensor two = call_op1(OpId::conv2d_weight_grad, {x, gy}, a_w);
-  set_num_threads(threads);
-  CHECK(max_abs_diff(one, two) == 0);
+  const Tensor one = weight_grad_on_threads(1, x, gy, a_w);
+  CHECK(max_abs_diff(one, weight_grad_on_threads(2, x, gy, a_w)) == 0);
   const Tensor want = call_op1(OpId::conv2d_weight_grad, {x.to(kF64), gy.to(kF64)}, a_w);
   INFO("largest |dw| " << amax(abs(want)).item<double>());
   CHECK(max_abs_diff(one, want) < 2e-6 * amax(abs(want)).item<double>());  // sums of 393216 products
