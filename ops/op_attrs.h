@@ -276,6 +276,14 @@ struct AdamAttrs {
   }
 };
 
+// ---- control flow: ops/defs/control_flow.cpp. The bodies (branches, loop condition and body) are C++ objects, so
+// the attribute is their number in the registry (ops/control_flow.h).
+struct ControlFlowAttrs {
+  static constexpr std::string_view kName = "ControlFlowAttrs";
+  int64_t bodies = 0;
+  static constexpr auto fields() { return std::tuple{DS_ATTR_FIELD(ControlFlowAttrs, bodies)}; }
+};
+
 // ---- views: ops/defs/view.cpp
 // view (-1 infers one size), expand (-1 keeps a size).
 struct ShapeAttrs {

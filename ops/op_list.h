@@ -38,6 +38,8 @@
   X(softmax_cross_entropy, Kernel) X(softmax_cross_entropy_backward, Kernel)                      \
   /* fused optimizer updates: ops/defs/optim.cpp */                                               \
   X(adam_step, Kernel)                                                                            \
+  /* data-dependent control flow (ds::cond, ds::while_loop): ops/defs/control_flow.cpp */         \
+  X(cond, Kernel) X(while_loop, Kernel)                                                           \
   /* views: ops/defs/view.cpp */                                                                  \
   X(view, View) X(permute, View) X(slice, View) X(select, View) X(expand, View) X(squeeze, View)  \
   X(unsqueeze, View) X(as_strided, View)

@@ -344,6 +344,10 @@ struct DynamicFitter {
                                   vs[0]));
     }
     for (size_t i = 0; i < g(0).nodes().size(); ++i) {
+      // Their bodies were traced at each size, and the attribute numbers them: no number to fit.
+      const OpId op = g(0).nodes()[i].op;
+      if (op == OpId::cond || op == OpId::while_loop)
+        return differ(node_str(i) + " is control flow, whose bodies are traced at each size");
       auto shape = [&](size_t k) {
         const Node& x = g(k).nodes()[i];
         return std::tuple(x.op, std::vector<ValueId>(x.inputs.begin(), x.inputs.end()),

@@ -111,6 +111,14 @@ bool PrefixReplay::State::substitute(const OpDef& def, OpId op, const RuleResult
   return true;
 }
 
+std::optional<Attrs> traced_attrs(OpId op) {
+  const PrefixReplay::State* s = tls_replay;
+  if (!s || !dispatch_state().substituting || s->call >= s->prefix->calls.size()) return std::nullopt;
+  const PrefixCall& c = s->prefix->calls[s->call];
+  if (c.op != op) return std::nullopt;
+  return c.attrs;
+}
+
 Graph prefix_graph(const Graph& trace, const BreakPrefix& prefix) {
   Graph g = trace.before_host_read();
   g.set_outputs(prefix.outputs);

@@ -17,6 +17,7 @@
 // graph's (the generators are rewound after the graph ran). A call that is not the one the trace recorded at its
 // place (host control flow that changed before the read) is an error naming both ops: the graph has already run.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ struct PrefixCall {
   static constexpr int32_t kFresh = -2;  // a result nothing reads after the read: a placeholder, not computed
   OpId op{};
   SmallVec<int32_t, 2> outputs;  // per output of the op: an index into BreakPrefix::outputs, kRuns or kFresh
+  Attrs attrs;                   // control flow's (cond, while_loop): the bodies the trace made, for the rerun
 };
 
 struct BreakPrefix {
@@ -39,6 +41,10 @@ struct BreakPrefix {
   int32_t placeholders = 0;       // results handed out as placeholders
   int64_t placeholder_bytes = 0;  // the largest placeholder's bytes
 };
+
+// While this thread reruns a graph break's host code: the attributes of the trace's next call if it is `op` (a
+// ds::cond in the rerun calls its op with the bodies the trace made instead of tracing its branches again).
+std::optional<Attrs> traced_attrs(OpId op);
 
 // The graph before `trace`'s first host read, returning `prefix.outputs`.
 Graph prefix_graph(const Graph& trace, const BreakPrefix& prefix);

@@ -187,6 +187,10 @@ struct GraphIo {
 
 std::string to_bytes(const Graph& g) {
   DS_CHECK(g.host_reads().empty(), "graph", "a graph with a host read cannot be saved: {}", g.host_read_str());
+  for (size_t i = 0; i < g.nodes().size(); ++i)
+    DS_CHECK(g.nodes()[i].op != OpId::cond && g.nodes()[i].op != OpId::while_loop, "graph", "a graph with control "
+             "flow cannot be saved: node {} ({}) runs bodies that are C++ objects of this process", i,
+             op_name(g.nodes()[i].op));
   return GraphIo::write(g);
 }
 

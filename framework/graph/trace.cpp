@@ -71,6 +71,14 @@ void Tracer::bind(const Tensor& t, ValueId v) {
 
 bool Tracer::holds(const TensorImpl* t) const { return values_.contains(t); }
 
+bool Tracer::computed(const Tensor& t) const {
+  ValueId v = kNoValue;
+  if (const auto it = values_.find(t.impl()); it != values_.end()) v = it->second;
+  else if (const auto s = by_storage_.find(t.impl()->storage().get()); s != by_storage_.end() && !s->second.empty())
+    v = s->second.back().first;
+  return v != kNoValue && graph_.value(v).kind != ValueKind::Captured;
+}
+
 ValueId Tracer::value_of(const Tensor& t) {
   if (!t.defined()) return kNoValue;
   const auto it = values_.find(t.impl());
@@ -127,6 +135,7 @@ void Tracer::record(const OpDef& def, OpId op, std::span<const Tensor> inputs, c
   if (break_) return;
   Call& c = calls_.emplace_back();
   c.op = op;
+  if (op == OpId::cond || op == OpId::while_loop) c.attrs = attrs;
   for (size_t k = 0; k < outputs.size(); ++k) {
     const bool made_storage = def.kind != OpKind::View && !(k == 0 && target);
     c.outs.push_back(made_storage ? outputs[k].impl() : nullptr);
@@ -150,6 +159,7 @@ void Tracer::plan_break() {
   for (const Call& c : calls_) {
     PrefixCall& pc = p.calls.emplace_back();
     pc.op = c.op;
+    pc.attrs = c.attrs;
     for (size_t k = 0; k < c.outs.size(); ++k) {
       if (!c.outs[k]) {
         pc.outputs.push_back(PrefixCall::kRuns);

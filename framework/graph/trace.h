@@ -48,6 +48,9 @@ class Tracer {
 
   // Whether the trace holds a reference to t (exactly one: tensors are kept alive until the trace ends).
   bool holds(const TensorImpl* t) const;
+  // Whether t (or a tensor over its storage) is a value the trace received or made, not a captured one: what a
+  // replay binds anew, so code traced apart from it (a ds::cond branch) must take it as an input.
+  bool computed(const Tensor& t) const;
 
   // After finish(): how a rerun of the host code takes the results of the graph before the first host read of data
   // (graph_break.h); nullopt when there was none.
@@ -68,6 +71,7 @@ class Tracer {
     OpId op{};
     SmallVec<const TensorImpl*, 2> outs;  // null where the call makes no storage (a view, an in-place target)
     SmallVec<ValueId, 2> values;
+    Attrs attrs;  // control flow's only
   };
   std::vector<Call> calls_;
   int32_t effects_ = 0;
