@@ -121,6 +121,10 @@ template <typename T>
 std::vector<T> Tensor::tolist() const {
   report_host_read(*this, "tolist()");
   const Tensor c = ds::contiguous(to(dtype_v<T>));
+  if (c.impl() != impl()) {  // the copy read is made from this tensor's values: it must exist too
+    HostReadIsCheck copy;
+    report_host_read(c, "tolist()");
+  }
   DS_CHECK(c.is_cpu(), "tolist", "expects a CPU tensor, got one on {}", device().str());
   const T* p = c.data_ptr<T>();
   return std::vector<T>(p, p + c.numel());

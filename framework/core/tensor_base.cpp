@@ -42,7 +42,7 @@ void fetch_single(const TensorBase& t, const char* op, void* out) {
 void set_host_read_hook(HostReadHook hook) { g_host_read = hook; }
 
 void report_host_read(const TensorBase& t, const char* what) {
-  if (g_host_read && tls_check_reads == 0) g_host_read(t, what);
+  if (g_host_read) g_host_read(t, what, tls_check_reads > 0);
 }
 
 HostReadIsCheck::HostReadIsCheck() { ++tls_check_reads; }

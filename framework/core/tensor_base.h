@@ -95,8 +95,8 @@ inline void copy_bytes_to_host(void* dst, const void* src, size_t nbytes, Device
 // Host code reading a tensor's values (item(), tolist(), printing) reports it here first. The graph tracer
 // (framework/graph) installs the hook: what the host does with such a value is not in the graph, so the read is a
 // graph break. Code whose read only decides whether to throw (a range check the kernels repeat) opens a
-// HostReadIsCheck scope, and the read is not reported.
-using HostReadHook = void (*)(const TensorBase& t, const char* what);
+// HostReadIsCheck scope, and the read is reported as a check (`check`: not a break, but the value must exist).
+using HostReadHook = void (*)(const TensorBase& t, const char* what, bool check);
 void set_host_read_hook(HostReadHook hook);
 void report_host_read(const TensorBase& t, const char* what);
 

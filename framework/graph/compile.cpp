@@ -87,6 +87,8 @@ struct CompiledFunction::Impl {
     graph::Graph graph;
     graph::FusionPlan fusion;
     graph::MemoryPlan memory;
+    std::vector<Tensor> leaves;                      // the captured tensors that require grad
+    std::vector<std::vector<Tensor>> after_effect;  // per host effect: the leaves' .grad it left (this call's run)
   };
   struct Entry {
     Guard guard;
@@ -140,28 +142,76 @@ struct CompiledFunction::Impl {
                           &e.memory);
   }
 
+  // Wraps the prefix graph's host effects so that each notes the leaves' .grad it leaves behind.
+  static void watch_effects(Prefix& p) {
+    for (const Tensor& c : p.graph.captured())
+      if (c.requires_grad()) p.leaves.push_back(c);
+    Prefix* at = &p;  // (the Prefix lives on the heap, owned by its entry)
+    int32_t e = 0;
+    for (graph::Action& a : p.graph.mutable_actions()) {
+      if (!a.host) continue;
+      at->after_effect.emplace_back();
+      a.host = [at, e = e++, fn = std::move(a.host)] {
+        fn();
+        std::vector<Tensor>& grads = at->after_effect[static_cast<size_t>(e)];
+        grads.clear();
+        for (const Tensor& l : at->leaves) grads.push_back(l.grad());
+      };
+    }
+  }
+
+  // Sets the leaves' .grad to `grads` where they differ.
+  static void set_grads(const std::vector<Tensor>& leaves, const std::vector<Tensor>& grads) {
+    for (size_t i = 0; i < leaves.size(); ++i)
+      if (leaves[i].grad().impl() != grads[i].impl()) Tensor(leaves[i]).set_grad(grads[i]);
+  }
+
   // A graph break's call: the graph before the break runs compiled, then the host code reruns, taking the graph's
   // results up to the break (graph/graph_break.h).
   TensorList replay_prefix(Entry& e, std::span<const Tensor> args) {
-    const Prefix& p = *e.prefix;
+    Prefix& p = *e.prefix;
     ++stats.prefix_replays;
-    // The host code draws again what the graph drew: the generators are rewound.
+    // The host code draws again what the graph drew: the generators are rewound (a destroyed one is the
+    // executor's error to name).
     std::vector<std::pair<Generator*, PhiloxState>> rewind;
     for (const graph::RngDraw& d : p.graph.rng())
-      if (std::none_of(rewind.begin(), rewind.end(), [&](const auto& r) { return r.first == d.generator; }))
+      if (!d.alive.expired() &&
+          std::none_of(rewind.begin(), rewind.end(), [&](const auto& r) { return r.first == d.generator; }))
         rewind.emplace_back(d.generator, d.generator->state());
-    TensorList produced = graph::execute(p.graph, args, nullptr, false, &p.fusion, &p.memory);
-    for (auto& [gen, state] : rewind) gen->set_state(state);
+    auto rewound = [&] {
+      for (auto& [gen, state] : rewind) gen->set_state(state);
+    };
+    // The graph leaves the leaves' gradients as the host code before the read would. The rerun starts from those of
+    // before, takes those each skipped effect left, and the graph's final ones when its part is done.
+    std::vector<Tensor> before, after;
+    for (const Tensor& l : p.leaves) before.push_back(l.grad());
+    TensorList produced;
+    try {
+      produced = graph::execute(p.graph, args, nullptr, false, &p.fusion, &p.memory);
+    } catch (...) {
+      rewound();
+      throw;
+    }
+    rewound();
+    for (const Tensor& l : p.leaves) after.push_back(l.grad());
+    set_grads(p.leaves, before);
     TensorList program(args);
     for (const Tensor& c : p.graph.captured()) program.push_back(c);
+    graph::PrefixReplay rerun(
+        p.plan, std::move(produced), program, o.name,
+        [&](int32_t effect) { set_grads(p.leaves, p.after_effect[static_cast<size_t>(effect)]); },
+        [&] { set_grads(p.leaves, after); });
     try {
-      graph::PrefixReplay rerun(p.plan, std::move(produced), program, o.name);
       TensorList out = fn(args);
       rerun.finish();
       return out;
     } catch (const Error&) {
-      log_info(fmt::format("[compile] {}: calls like this one rerun eagerly from now on", o.name));
-      e.prefix.reset();
+      // Only a call that did not get through the part before the read took another path (an error after it is
+      // the program's own).
+      if (!rerun.finished()) {
+        log_info(fmt::format("[compile] {}: calls like this one rerun eagerly from now on", o.name));
+        e.prefix.reset();
+      }
       throw;
     }
   }
@@ -254,6 +304,7 @@ struct CompiledFunction::Impl {
         Entry compiled = build(guard, graph::prefix_graph(e.graph, *plan), &log);
         p->plan = std::move(*plan);
         p->graph = std::move(compiled.graph);
+        watch_effects(*p);
         p->fusion = std::move(compiled.fusion);
         p->memory = std::move(compiled.memory);
         log = fmt::format("the host code of calls like this one reruns, taking the results of its first {} calls "
@@ -367,6 +418,9 @@ TensorList CompiledFunction::operator()(std::span<const Tensor> args) {
   Impl& s = *impl_;
   const int64_t call = s.calls++;
   if (!s.enabled || call < s.o.warmup) return s.eager(args);
+  // Inside another function's trace (or its graph break's rerun), a compiled function is part of that function:
+  // it runs eagerly, and the outer trace records its ops.
+  if (graph::Tracer::current() || dispatch_state().substituting) return s.eager(args);
   Guard guard = Guard::of(args);
   for (Impl::Entry& e : s.entries)
     if (e.guard == guard) return s.replay(e, args);

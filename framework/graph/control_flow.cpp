@@ -1,5 +1,7 @@
 #include "control_flow.h"
 
+#include <bit>
+
 #include <fmt/format.h>
 
 #include <ds/autograd/engine.h>
@@ -117,9 +119,20 @@ TracedBody trace_body(const Branch& fn, std::span<const Tensor> operands, const 
   DS_CHECK(g.host_reads().empty(), op, "{} reads data on the host ({}); it must be pure", what, g.host_read_str());
   DS_CHECK(g.rng().empty() && g.actions().empty(), op, "{} {}; it must be pure", what,
            g.rng().empty() ? "runs host effects (an optimizer step) or sets gradients" : "draws random numbers");
-  for (const graph::Node& n : g.nodes())
-    DS_CHECK(n.target == graph::kNoValue || g.value(n.target).kind == graph::ValueKind::Result, op,
-             "{} writes into an operand or a captured tensor in place ({}); it must be pure", what, op_name(n.op));
+  // The storage of the operands and captured tensors, which the body must not write (also through a view).
+  std::vector<bool> owned(g.num_values() + 1, false);
+  for (const std::vector<graph::ValueId>* vs : {&g.inputs(), &g.captured_values()})
+    for (graph::ValueId v : *vs) owned[static_cast<size_t>(g.value(v).alias)] = true;
+  auto writes_owned = [&](graph::ValueId v) {
+    return v != graph::kNoValue && owned[static_cast<size_t>(g.value(v).alias)];
+  };
+  for (const graph::Node& n : g.nodes()) {
+    bool writes = writes_owned(n.target);
+    for (uint32_t m = op_def(n.op).mutates; m; m &= m - 1)
+      writes = writes || writes_owned(n.inputs[static_cast<size_t>(std::countr_zero(m))]);
+    DS_CHECK(!writes, op, "{} writes into an operand or a captured tensor in place ({}); it must be pure", what,
+             op_name(n.op));
+  }
   for (const Tensor& c : g.captured()) {
     DS_CHECK(!outer || !outer->computed(c), op, "{} reads a tensor ({}) that the traced function computed or "
              "received, without taking it as an operand; pass it in the operands", what, type_of(c));

@@ -17,11 +17,15 @@ struct PrefixReplay::State {
   State* prev = nullptr;
   bool prev_substituting = false;
   std::vector<IntrusivePtr<Storage>> scratch;  // the placeholders' blocks, one per device
+  std::function<void(int32_t)> on_effect;
+  std::function<void()> on_done;
 
   Tensor placeholder(const OutMeta& meta, Device device);
   bool done() const { return call == prefix->calls.size() && effects == prefix->effects; }
   void stop_if_done() {
-    if (done()) dispatch_state().substituting = false;
+    if (!done()) return;
+    dispatch_state().substituting = false;
+    if (on_done) std::exchange(on_done, nullptr)();
   }
   [[noreturn]] void diverged(const std::string& what) const {
     DS_FAIL("compile", "{}: the host code took another path than the traced one before its graph break ({}); the "
@@ -45,6 +49,7 @@ bool substitute_hook(const OpDef& def, OpId op, std::span<const Tensor>, const R
 bool substitute_effect_hook() {
   PrefixReplay::State* s = tls_replay;
   if (!s || s->effects >= s->prefix->effects) return false;
+  if (s->on_effect) s->on_effect(s->effects);
   ++s->effects;
   s->stop_if_done();
   return true;
@@ -127,7 +132,8 @@ Graph prefix_graph(const Graph& trace, const BreakPrefix& prefix) {
 }
 
 PrefixReplay::PrefixReplay(const BreakPrefix& prefix, TensorList produced, std::span<const Tensor> program,
-                           std::string name)
+                           std::string name, std::function<void(int32_t)> on_effect,
+                           std::function<void()> on_done)
     : s_(std::make_unique<State>()) {
   DS_CHECK(produced.size() == prefix.outputs.size(), "graph", "the graph before the break made {} results, the "
            "trace {}", produced.size(), prefix.outputs.size());
@@ -150,19 +156,24 @@ PrefixReplay::PrefixReplay(const BreakPrefix& prefix, TensorList produced, std::
   s_->prefix = &prefix;
   s_->produced = std::move(produced);
   s_->name = std::move(name);
+  s_->on_effect = std::move(on_effect);
+  s_->on_done = std::move(on_done);
   DispatchHooks& hooks = dispatch_hooks();
   hooks.substitute = &substitute_hook;
   hooks.substitute_effect = &substitute_effect_hook;
   s_->prev = tls_replay;
   s_->prev_substituting = dispatch_state().substituting;
   tls_replay = s_.get();
-  dispatch_state().substituting = !s_->done();
+  dispatch_state().substituting = true;
+  s_->stop_if_done();
 }
 
 PrefixReplay::~PrefixReplay() {
   tls_replay = s_->prev;
   dispatch_state().substituting = s_->prev_substituting;
 }
+
+bool PrefixReplay::finished() const { return s_->done(); }
 
 void PrefixReplay::finish() const {
   if (s_->done()) return;

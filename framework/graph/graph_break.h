@@ -5,6 +5,10 @@
 // first, with its passes, fusion and memory plan; then the host code reruns, and each primitive call it makes up
 // to the read is checked against the trace and handed the results the graph made instead of running its kernel
 // (DispatchHooks::substitute); host effects the graph ran are skipped. From the read on, everything runs eagerly.
+// The graph sets the leaves' .grad where the trace did, in the trace's order with the host effects (zero_grad);
+// the rerun starts from the gradients of before the graph ran, and each effect it skips leaves them as that effect
+// did in the graph, so the rerun's autograd sees the .grad the trace's saw and takes the traced path; once the last
+// call before the read is made, they are the graph's.
 //
 // Which results the host code gets for real is decided when tracing, at the read: every result whose storage the
 // program could still reach there (a tensor it holds, a tensor autograd saved, the base of a view it holds, a
@@ -16,6 +20,7 @@
 // Views run as usual (no kernel), from the tensors handed out. The random draws of the host code repeat the
 // graph's (the generators are rewound after the graph ran). A call that is not the one the trace recorded at its
 // place (host control flow that changed before the read) is an error naming both ops: the graph has already run.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,13 +59,18 @@ Graph prefix_graph(const Graph& trace, const BreakPrefix& prefix);
 class PrefixReplay {
  public:
   // `program`: tensors of the caller's (arguments, captured tensors) whose storage must not be handed out.
-  PrefixReplay(const BreakPrefix& prefix, TensorList produced, std::span<const Tensor> program, std::string name);
+  // `on_effect(e)`: run when the rerun skips host effect e (counted from 0); `on_done`: once the calls and effects
+  // of `prefix` are all made.
+  PrefixReplay(const BreakPrefix& prefix, TensorList produced, std::span<const Tensor> program, std::string name,
+               std::function<void(int32_t)> on_effect = {}, std::function<void()> on_done = {});
   ~PrefixReplay();
   PrefixReplay(const PrefixReplay&) = delete;
   PrefixReplay& operator=(const PrefixReplay&) = delete;
 
   // After the host code returned: throws if it made fewer calls or effects before returning than the trace did.
   void finish() const;
+  // Whether the calls and effects of the prefix are all made.
+  bool finished() const;
 
   struct State;
 

@@ -184,11 +184,10 @@ Graph Graph::before_host_read() const {
   g.nodes_.resize(static_cast<size_t>(r.node));
   g.outputs_.clear();
   g.host_reads_.clear();
-  // Host code recorded before the read, renumbered; gradients and later actions are dropped.
+  // The actions recorded before the read, renumbered; later ones are dropped.
   std::vector<int32_t> renumbered(actions_.size(), -1);
   g.actions_.clear();
   for (size_t a = 0; a < static_cast<size_t>(r.action); ++a) {
-    if (!actions_[a].host) continue;
     renumbered[a] = static_cast<int32_t>(g.actions_.size());
     g.actions_.push_back(actions_[a]);
   }

@@ -99,12 +99,14 @@ class Graph {
   // A host read of v (HostRead) happened here, before the next node.
   void add_host_read(ValueId v, std::string what);
   const std::vector<HostRead>& host_reads() const { return host_reads_; }
-  // The part of the trace before the first host read (graph/graph_break.h): its nodes and its host-code actions,
-  // without outputs, host reads or gradients set on leaves (the eager rerun of the host code sets those).
+  // The part of the trace before the first host read (graph/graph_break.h): its nodes and the actions recorded
+  // before the read (host code, gradients set on leaves), without outputs or host reads.
   Graph before_host_read() const;
   // "item() reads the output of sum (node 11) after 12 of the graph's 40 nodes" for the first host read; "" if none.
   std::string host_read_str() const;
   const std::vector<Action>& actions() const { return actions_; }
+  // For passes and the graph-break rerun, which wraps host actions (graph_break.h).
+  std::vector<Action>& mutable_actions() { return actions_; }
   const std::vector<int32_t>& trailing_actions() const { return trailing_actions_; }
   // For passes: removes the nodes `drop` marks (their actions move to the next node kept) and renumbers.
   void erase_nodes(const std::vector<bool>& drop);

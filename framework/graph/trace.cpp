@@ -28,8 +28,8 @@ void trace_host_hook(const std::function<void()>& effect) {
   if (tls_tracer) tls_tracer->record_host_effect(effect);
 }
 
-void host_read_hook(const TensorBase& t, const char* what) {
-  if (tls_tracer) tls_tracer->record_host_read(Tensor(t), what);
+void host_read_hook(const TensorBase& t, const char* what, bool check) {
+  if (tls_tracer) tls_tracer->record_host_read(Tensor(t), what, check);
 }
 
 bool traced_hook(const TensorImpl* t) { return tls_tracer && tls_tracer->holds(t); }
@@ -76,7 +76,11 @@ bool Tracer::computed(const Tensor& t) const {
   if (const auto it = values_.find(t.impl()); it != values_.end()) v = it->second;
   else if (const auto s = by_storage_.find(t.impl()->storage().get()); s != by_storage_.end() && !s->second.empty())
     v = s->second.back().first;
-  return v != kNoValue && graph_.value(v).kind != ValueKind::Captured;
+  if (v == kNoValue) return false;
+  // A version of a captured tensor written in place, or a view of one, is still that tensor: read live.
+  for (ValueId c : graph_.captured_values())
+    if (graph_.value(c).alias == graph_.value(v).alias) return false;
+  return true;
 }
 
 ValueId Tracer::value_of(const Tensor& t) {
@@ -205,10 +209,10 @@ bool Tracer::depends_on_data(ValueId v) {
   return data_[static_cast<size_t>(v)];
 }
 
-void Tracer::record_host_read(const Tensor& t, const char* what) {
+void Tracer::record_host_read(const Tensor& t, const char* what, bool check) {
   const ValueId v = value_of(t);
   if (v == kNoValue) return;
-  if (!depends_on_data(v)) {
+  if (check || !depends_on_data(v)) {
     if (!break_) read_storages_.insert(t.impl()->storage().get());
     return;
   }

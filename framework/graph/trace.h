@@ -43,8 +43,9 @@ class Tracer {
   void record_grad(const Tensor& leaf, const Tensor& grad);
   void record_host_effect(const std::function<void()>& effect);
   // Host code read t's values (core's report_host_read): a graph break unless t's value follows from constants alone
-  // (factories of baked host values, and ops on those), which every run reproduces.
-  void record_host_read(const Tensor& t, const char* what);
+  // (factories of baked host values, and ops on those), which every run reproduces, or the read is a `check` (a
+  // range check the kernels repeat). Either way a graph break's rerun must get t computed (graph_break.h).
+  void record_host_read(const Tensor& t, const char* what, bool check);
 
   // Whether the trace holds a reference to t (exactly one: tensors are kept alive until the trace ends).
   bool holds(const TensorImpl* t) const;

@@ -379,11 +379,16 @@ void split_weight_grad(const T* px, T* pgy, Out* pdw, const Geo& g, int64_t part
   const int64_t K = g.K(), L = g.L(), O = g.O, size = O * K;
   const int64_t step = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(K * L, 1));
   std::vector<Out> partial(static_cast<size_t>(parts * size));
+  // Each thread's columns and gathered gradient, allocated before the parallel region (which must not throw).
+  const int64_t most = std::min(step, (g.N + parts - 1) / parts);
+  std::vector<Tensor> cols, tmps;
+  for (int t = 0; t < omp_get_max_threads(); ++t) {
+    cols.emplace_back(empty_base({K * most * L}, dt, kCPU));
+    tmps.emplace_back(empty_base({O * most * L}, dt, kCPU));
+  }
   parallel_for(parts, 1, [&](int64_t lo, int64_t hi) {
-    const int64_t most = std::min(step, (g.N + parts - 1) / parts);
-    const Tensor cols(empty_base({K * most * L}, dt, kCPU)), tmp(empty_base({O * most * L}, dt, kCPU));
-    T* c = static_cast<T*>(cols.data());
-    T* y = static_cast<T*>(tmp.data());
+    T* c = static_cast<T*>(cols[static_cast<size_t>(omp_get_thread_num())].data());
+    T* y = static_cast<T*>(tmps[static_cast<size_t>(omp_get_thread_num())].data());
     for (int64_t p = lo; p < hi; ++p) {
       const int64_t first = g.N * p / parts, last = g.N * (p + 1) / parts;
       for (int64_t n0 = first; n0 < last; n0 += step) {

@@ -104,6 +104,7 @@ TensorList cond_vjp(const VjpCtx& c) {
 
 // in: the carried values -> the carried values once the condition is false.
 void while_rule(const OpCall& c, RuleResult& r) {
+  DS_CHECK(!c.in.empty(), c.name, "expects at least one carried value");
   const ControlFlowBodies& b = control_flow_bodies(c.attrs.get<ControlFlowAttrs>().bodies);
   r.device = check_inputs(c.name, b, c.in);
   r.outs = SmallVec<OutMeta, 2>(b.outputs());
@@ -169,6 +170,7 @@ TensorList call_cond(const TensorList& x) {
 }
 
 std::vector<OpCase> cond_cases(DType dt) {
+  if (!is_floating(dt)) return {};  // (the bodies' dtypes are theirs; the samples' differentiable ones float)
   auto in = [&](bool p, uint64_t seed) {
     return TensorList{full({}, p, {.dtype = kBool}), samples::uniform({2, 3}, dt, -1, 1, seed),
                       samples::uniform({2, 3}, dt, -1, 1, seed + 1)};
@@ -200,6 +202,7 @@ std::vector<BadCase> cond_bad() {
 }
 
 std::vector<OpCase> while_cases(DType dt) {
+  if (!is_floating(dt)) return {};
   TensorList in{full({2}, 2.0, {.dtype = dt}), zeros({}, {.dtype = kI64})};
   auto v = std::vector<OpCase>{samples::make(
       "three iterations, hand-computed", in,
@@ -238,10 +241,11 @@ bool truth_of(const Tensor& pred, std::string_view op) {
   return pred.item<double>() != 0;
 }
 
-// The kernels run ops, so they serve every device the build has.
+// The kernels run ops, so they serve every device the build has, and every dtype (the one checked is input 0's:
+// the predicate, or the first carried value).
 #if DS_HAVE_CUDA
 constexpr KernelFn kCondCuda = cond_kernel, kWhileCuda = while_kernel;
-constexpr DTypeSet kCudaTypes = kFloatTypes;
+constexpr DTypeSet kCudaTypes = kAllTypes;
 #else
 constexpr KernelFn kCondCuda = nullptr, kWhileCuda = nullptr;
 constexpr DTypeSet kCudaTypes = {};
@@ -249,11 +253,11 @@ constexpr DTypeSet kCudaTypes = {};
 
 // clang-format off
 DS_PRIMITIVE_ROW(cond) OpDef{.name = "cond", .attrs = &attrs_schema<ControlFlowAttrs>, .rule = cond_rule,
-    .cpu = cond_kernel, .cuda = kCondCuda, .cpu_dtypes = kFloatTypes, .cuda_dtypes = kCudaTypes, .dtype_input = -1,
+    .cpu = cond_kernel, .cuda = kCondCuda, .cpu_dtypes = kAllTypes, .cuda_dtypes = kCudaTypes, .dtype_input = 0,
     .vjp = cond_vjp, .save_in = ~0u, .test = {.cases = cond_cases, .bad = cond_bad}};
 DS_PRIMITIVE_ROW(while_loop) OpDef{.name = "while_loop", .attrs = &attrs_schema<ControlFlowAttrs>,
-    .rule = while_rule, .cpu = while_kernel, .cuda = kWhileCuda, .cpu_dtypes = kFloatTypes, .cuda_dtypes = kCudaTypes,
-    .dtype_input = -1, .test = {.cases = while_cases}};
+    .rule = while_rule, .cpu = while_kernel, .cuda = kWhileCuda, .cpu_dtypes = kAllTypes, .cuda_dtypes = kCudaTypes,
+    .dtype_input = 0, .test = {.cases = while_cases}};
 // clang-format on
 
 }  // namespace ds

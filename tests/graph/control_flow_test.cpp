@@ -176,3 +176,67 @@ TEST_CASE("cond before a graph break: the rerun takes the traced op's results", 
   CHECK(f.stats().graph_breaks == 1);
   CHECK(f.stats().prefix_replays == 2);
 }
+
+TEST_CASE("cond and while_loop: bodies read captured tensors live, integer values flow, nested compiled functions "
+          "are part of the trace", "[graph][compile]") {
+  // A loop whose inputs are all constants and whose body reads a buffer that changes between calls: never folded.
+  Tensor w = full({2}, 1.0);
+  auto power = [&](std::span<const Tensor>) {
+    NoGradGuard no_grad;
+    const TensorList r = while_loop([](std::span<const Tensor> v) { return v[0] < 3; },
+                                    [&](std::span<const Tensor> v) { return TensorList{v[0] + 1, v[1] * w}; },
+                                    {zeros({}, {.dtype = kI64}), ones({2})});
+    return TensorList{r[1]};
+  };
+  CompiledFunction f = compile(power, {.name = "power"});
+  for (double s : {2.0, 3.0, 0.5, 1.5}) {
+    w.fill_(s);
+    CHECK(f({})[0].tolist<double>() == std::vector<double>(2, s * s * s));
+  }
+  CHECK(f.stats().replays == 2);
+  // An integer predicate; a parameter written in place before a branch reads it (still the captured tensor).
+  Tensor p = full({3}, 2.0);
+  CompiledFunction g = compile(
+      [&](std::span<const Tensor> x) {
+        {
+          NoGradGuard no_grad;
+          p.add_(1.0);
+        }
+        return cond(sum(x[0] > 0.0).to(kI64), [&](std::span<const Tensor> v) { return TensorList{v[0] * p}; },
+                    [](std::span<const Tensor> v) { return TensorList{v[0] * 0.0}; }, {x[0]});
+      },
+      {.name = "integer predicate"});
+  for (double v : {1.0, -1.0, 2.0, -2.0}) {
+    const double scale = p.tolist<double>()[0] + 1;  // after this call's add_
+    const double want = v > 0 ? v * scale : 0.0;
+    CHECK(g({full({3}, v)})[0].tolist<double>() == std::vector<double>(3, want));
+  }
+  CHECK(g.stats().replays == 2);
+  // A compiled function called inside another's trace runs eagerly there: its ops are the outer graph's.
+  CompiledFunction inner = compile([](std::span<const Tensor> x) { return TensorList{exp(x[0]) + 1.0}; },
+                                   {.name = "inner"});
+  CompiledFunction outer = compile([&](std::span<const Tensor> x) { return TensorList{inner({x[0] * 2.0})[0] * 3.0}; },
+                                   {.name = "outer"});
+  for (double v : {0.1, 0.2, 0.3, 0.4}) {
+    const Tensor x = full({2}, v);
+    CHECK(outer({x})[0].tolist<float>() == ((exp(x * 2.0) + 1.0) * 3.0).tolist<float>());
+  }
+  bool has_exp = false;
+  for (const graph::Node& n : outer.last_graph()->nodes()) has_exp = has_exp || n.op == OpId::exp;
+  CHECK(has_exp);
+  CHECK(outer.stats().replays == 2);
+  // Writing through a view of an operand is writing the operand.
+  CompiledFunction bad = compile(
+      [](std::span<const Tensor> x) {
+        return cond(sum(x[0]) > 0.0,
+                    [](std::span<const Tensor> v) {
+                      Tensor head = v[0].narrow(0, 0, 1);
+                      head.zero_();
+                      return TensorList{v[0] * 1.0};
+                    },
+                    [](std::span<const Tensor> v) { return TensorList{v[0] * 2.0}; }, {x[0].clone()});
+      },
+      {.warmup = 0, .name = "view write"});
+  CHECK_THROWS_WITH(bad({ones({3})}), Catch::Contains("the true branch writes into an operand or a captured tensor "
+                                                      "in place (full)"));
+}

@@ -2,11 +2,13 @@
 // from a graph, so ds::compile reruns such calls' host code, says so once, and every call sees its own numbers; the
 // part before the read runs as a graph whose results the rerun takes (graph/graph_break.h). Reads of values that
 // follow from constants, and the range checks inside ops, are not breaks.
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 
+#include <ds/core/detail/check.h>
 #include <ds/ds.h>
 #include <ds/graph/compile.h>
 #include <ds/graph/executor.h>
@@ -154,10 +156,10 @@ struct ReadingStep {
   Tensor w1 = full({4, 6}, 0.3).requires_grad_(true);
   Tensor w2 = full({6, 1}, -0.2).requires_grad_(true);
   optim::Adam opt{{w1, w2}, {.lr = 0.01}};
-  bool read_before_backward = false;
+  bool read_before_backward = false, zero_grad_at_end = false;
   std::vector<double> losses;
   TensorList operator()(std::span<const Tensor> xy) {
-    opt.zero_grad();
+    if (!zero_grad_at_end) opt.zero_grad();
     const Tensor h = relu(matmul(xy[0], w1) + 0.1);
     const Tensor loss = mean(square(matmul(h, w2) - xy[1]));
     if (read_before_backward) {
@@ -166,6 +168,7 @@ struct ReadingStep {
     }
     loss.backward();
     opt.step();
+    if (zero_grad_at_end) opt.zero_grad();
     if (!read_before_backward) losses.push_back(loss.item<double>());
     return {loss.detach()};
   }
@@ -179,10 +182,11 @@ Tensor seeded(IntArrayRef shape, uint64_t seed, double scale) {
 }  // namespace
 
 TEST_CASE("graph break: the step before the read runs compiled, bitwise like eager", "[graph][compile]") {
-  for (const bool before_backward : {false, true}) {
-    INFO("read before the backward: " << before_backward);
+  for (const int variant : {0, 1, 2}) {
+    INFO("variant " << variant << " (1: read before the backward, 2: zero_grad after the update)");
     ReadingStep eager, comp;
-    eager.read_before_backward = comp.read_before_backward = before_backward;
+    eager.read_before_backward = comp.read_before_backward = variant == 1;
+    eager.zero_grad_at_end = comp.zero_grad_at_end = variant == 2;
     CompiledFunction f = compile([&](std::span<const Tensor> xy) { return comp(xy); }, {.name = "reading step"});
     for (uint64_t i = 0; i < 8; ++i) {
       // Targets far off on some steps, so a loss read before the backward skips those updates.
@@ -194,6 +198,12 @@ TEST_CASE("graph break: the step before the read runs compiled, bitwise like eag
     CHECK(eager.w1.tolist<float>() == comp.w1.tolist<float>());
     CHECK(eager.w2.tolist<float>() == comp.w2.tolist<float>());
     CHECK(eager.opt.state(0).step == comp.opt.state(0).step);
+    // The gradients left in .grad are eager's: the last step's, or none after a zero_grad at the end.
+    for (auto [a, b] : {std::pair{&eager.w1, &comp.w1}, {&eager.w2, &comp.w2}}) {
+      REQUIRE(a->grad().defined() == b->grad().defined());
+      CHECK(a->grad().defined() == (variant != 2));
+      if (a->grad().defined()) CHECK(a->grad().tolist<float>() == b->grad().tolist<float>());
+    }
     CHECK(f.stats().graph_breaks == 1);
     CHECK(f.stats().prefix_replays == 6);
   }
@@ -312,4 +322,45 @@ TEST_CASE("graph break: the rerun hands out results by the plan, fresh storage f
   graph::PrefixReplay short_rerun(plan, {made}, {}, "plan");
   (void)(x * x);
   CHECK_THROWS_WITH(short_rerun.finish(), Catch::Contains("it returned after 1 of the 2 calls"));
+}
+
+TEST_CASE("graph break: values that checks read before the break are computed in the rerun", "[graph]") {
+  // nll_loss reads the targets' range (min and max) on the host as a check, then drops those results: the rerun
+  // must compute them, or the check would read a placeholder.
+  const Tensor x = randn({4, 5}), y = full({4}, 2, {.dtype = kI64});
+  std::optional<graph::BreakPrefix> plan;
+  {
+    const Tensor in[] = {x, y};
+    graph::Tracer t(in);
+    const Tensor loss = nll_loss(log_softmax(x, 1), y);
+    (void)loss.item<double>();
+    const Tensor outs[] = {loss};
+    (void)t.finish(outs);
+    plan = t.take_break_prefix();
+  }
+  REQUIRE(plan);
+  // The range: the last amin and amax (log_softmax's amax, before them, is dropped and never read).
+  std::vector<int32_t> ranges;
+  for (const graph::PrefixCall& c : plan->calls)
+    if (c.op == OpId::amin || c.op == OpId::amax) ranges.push_back(c.outputs[0]);
+  REQUIRE(ranges.size() == 3);
+  CHECK(ranges[0] == graph::PrefixCall::kFresh);
+  CHECK(ranges[1] >= 0);  // outputs of the graph, not placeholders
+  CHECK(ranges[2] >= 0);
+}
+
+TEST_CASE("graph break: an error after the read leaves the compiled part on; one before it turns it off",
+          "[graph][compile]") {
+  auto fn = [](std::span<const Tensor> x) {
+    const Tensor y = x[0] * x[0];
+    DS_CHECK(sum(y).item<double>() < 100, "user", "too large");
+    return TensorList{y};
+  };
+  CompiledFunction f = compile(fn, {.name = "validating"});
+  f({ones({2})});
+  f({ones({2})});
+  f({ones({2})});
+  CHECK_THROWS_WITH(f({full({2}, 10.0)}), Catch::Contains("[user] too large"));
+  CHECK(f({full({2}, 2.0)})[0].tolist<float>() == std::vector<float>{4, 4});
+  CHECK(f.stats().prefix_replays == 3);
 }

@@ -4,8 +4,8 @@
 // dtype of x or builds an arange. Random ops read an RNG state, which is no constant. What the program can see or
 // write is left alone: results written in place (an accumulator started from zeros must be fresh on every run),
 // outputs and gradients (the caller could change them), results on a GPU (folding would run a kernel at compile
-// time on a device this pass does not manage), and results above `max_bytes` (a constant is held for the graph's
-// lifetime).
+// time on a device this pass does not manage), results above `max_bytes` (a constant is held for the graph's
+// lifetime), and control flow (cond, while_loop: their bodies may read captured tensors, live).
 #include <vector>
 
 #include <ds/core/grad_mode.h>
@@ -34,7 +34,7 @@ int fold_constants(Graph& g, int64_t max_bytes) {
   int folded = 0;
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const Node& n = g.nodes()[i];
-    if (n.target != kNoValue || op_def(n.op).mutates != 0) continue;
+    if (n.target != kNoValue || op_def(n.op).mutates != 0 || n.op == OpId::cond || n.op == OpId::while_loop) continue;
     bool foldable = true;
     for (ValueId v : n.inputs) foldable = foldable && (v == kNoValue || constant[static_cast<size_t>(v)].defined());
     for (ValueId v : n.outputs) {
