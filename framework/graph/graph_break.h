@@ -12,9 +12,10 @@
 //
 // Which results the host code gets for real is decided when tracing, at the read: every result whose storage the
 // program could still reach there (a tensor it holds, a tensor autograd saved, the base of a view it holds, a
-// value host code read before) is an output of the graph. A result the program had dropped by then is a placeholder
-// of its shape over one scratch block that all placeholders of a call share (so the rerun allocates no memory for
-// them): nothing can read it after the read, and before it the eager kernels that would read it are the graph's. Results handed out share no storage with each other, with the arguments or with
+// value host code read before, checks included) is an output of the graph. A result the program had dropped by then
+// is a placeholder of its shape over one scratch block that all placeholders of a call share (so the rerun
+// allocates no memory for them): nothing can read it after the read, and before it the eager kernels that would
+// read it are the graph's. Results handed out share no storage with each other, with the arguments or with
 // captured tensors (a pass may have merged them: `x * 1` is x), so host code after the read may write into them.
 //
 // Views run as usual (no kernel), from the tensors handed out. The random draws of the host code repeat the

@@ -132,6 +132,13 @@ TEST_CASE("conv2d's small weight grads, split over parts of the samples, match t
   check_against_direct_loop(Geo{11, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1});
   check_against_direct_loop(Geo{9, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1});
   check_against_direct_loop(Geo{5, 3, 12, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1});
+  // LeNet's first layer (one part per thread or two): its bits do not depend on the thread count either.
+  {
+    const Tensor x1 = randn({16, 1, 28, 28}), gy1 = randn({16, 6, 28, 28});
+    const Conv2dWeightGradAttrs a1{
+        .stride = {1, 1}, .padding = {2, 2}, .dilation = {1, 1}, .groups = 1, .kernel_size = {5, 5}};
+    CHECK(max_abs_diff(weight_grad_on_threads(1, x1, gy1, a1), weight_grad_on_threads(2, x1, gy1, a1)) == 0);
+  }
   const Tensor x = randn({24, 3, 128, 128}), gy = randn({24, 16, 128, 128});
   const Conv2dWeightGradAttrs a_w{
       .stride = {1, 1}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 1, .kernel_size = {3, 3}};
