@@ -87,8 +87,10 @@ struct CompiledFunction::Impl {
     graph::Graph graph;
     graph::FusionPlan fusion;
     graph::MemoryPlan memory;
-    std::vector<Tensor> leaves;                      // the captured tensors that require grad
-    std::vector<std::vector<Tensor>> after_effect;  // per host effect: the leaves' .grad it left (this call's run)
+    std::vector<Tensor> leaves;  // the captured tensors that require grad
+    // Per host effect, this call's run: the leaves whose .grad it changed, and what it left there.
+    std::vector<std::vector<std::pair<size_t, Tensor>>> after_effect;
+    bool running = false;  // a call is rerunning it (a recursive call runs eagerly)
   };
   struct Entry {
     Guard guard;
@@ -131,7 +133,8 @@ struct CompiledFunction::Impl {
       // Not inside a trace or another rerun (they see every call one by one), nor in anomaly mode (it checks each
       // kernel's outputs).
       const DispatchState& st = dispatch_state();
-      if (e.prefix && !st.tracing && !st.substituting && !st.check_finite) return replay_prefix(e, args);
+      if (e.prefix && !e.prefix->running && !st.tracing && !st.substituting && !st.check_finite)
+        return replay_prefix(e, args);
       return eager(args);
     }
     ++stats.replays;
@@ -142,8 +145,9 @@ struct CompiledFunction::Impl {
                           &e.memory);
   }
 
-  // Wraps the prefix graph's host effects so that each notes the leaves' .grad it leaves behind.
-  static void watch_effects(Prefix& p) {
+  // Wraps the prefix graph's host effects so that each notes the leaves whose .grad it changed (zero_grad's), and
+  // what it left there. Returns the number of effects.
+  static int32_t watch_effects(Prefix& p) {
     for (const Tensor& c : p.graph.captured())
       if (c.requires_grad()) p.leaves.push_back(c);
     Prefix* at = &p;  // (the Prefix lives on the heap, owned by its entry)
@@ -152,12 +156,16 @@ struct CompiledFunction::Impl {
       if (!a.host) continue;
       at->after_effect.emplace_back();
       a.host = [at, e = e++, fn = std::move(a.host)] {
+        std::vector<const TensorImpl*> was;
+        for (const Tensor& l : at->leaves) was.push_back(l.grad().impl());
         fn();
-        std::vector<Tensor>& grads = at->after_effect[static_cast<size_t>(e)];
-        grads.clear();
-        for (const Tensor& l : at->leaves) grads.push_back(l.grad());
+        auto& changed = at->after_effect[static_cast<size_t>(e)];
+        changed.clear();
+        for (size_t i = 0; i < at->leaves.size(); ++i)
+          if (at->leaves[i].grad().impl() != was[i]) changed.emplace_back(i, at->leaves[i].grad());
       };
     }
+    return e;
   }
 
   // Sets the leaves' .grad to `grads` where they differ.
@@ -171,6 +179,16 @@ struct CompiledFunction::Impl {
   TensorList replay_prefix(Entry& e, std::span<const Tensor> args) {
     Prefix& p = *e.prefix;
     ++stats.prefix_replays;
+    p.running = true;
+    struct Done {  // (declared before the rerun, so destroyed after it)
+      Entry& e;
+      bool drop = false;  // the call took another path: later calls rerun eagerly
+      ~Done() {
+        e.prefix->running = false;
+        for (auto& changed : e.prefix->after_effect) changed.clear();  // (they hold gradients)
+        if (drop) e.prefix.reset();
+      }
+    } done{e};
     // The host code draws again what the graph drew: the generators are rewound (a destroyed one is the
     // executor's error to name).
     std::vector<std::pair<Generator*, PhiloxState>> rewind;
@@ -182,7 +200,8 @@ struct CompiledFunction::Impl {
       for (auto& [gen, state] : rewind) gen->set_state(state);
     };
     // The graph leaves the leaves' gradients as the host code before the read would. The rerun starts from those of
-    // before, takes those each skipped effect left, and the graph's final ones when its part is done.
+    // before, and each effect it skips leaves them as it did in the graph; the rerun's autograd sets the rest, as
+    // the graph did. (A rerun that fails before the read leaves the graph's.)
     std::vector<Tensor> before, after;
     for (const Tensor& l : p.leaves) before.push_back(l.grad());
     TensorList produced;
@@ -195,22 +214,24 @@ struct CompiledFunction::Impl {
     rewound();
     for (const Tensor& l : p.leaves) after.push_back(l.grad());
     set_grads(p.leaves, before);
+    before.clear();
     TensorList program(args);
     for (const Tensor& c : p.graph.captured()) program.push_back(c);
-    graph::PrefixReplay rerun(
-        p.plan, std::move(produced), program, o.name,
-        [&](int32_t effect) { set_grads(p.leaves, p.after_effect[static_cast<size_t>(effect)]); },
-        [&] { set_grads(p.leaves, after); });
+    std::optional<graph::PrefixReplay> rerun;
     try {
+      rerun.emplace(p.plan, std::move(produced), program, o.name, [&](int32_t effect) {
+        for (auto& [i, g] : p.after_effect[static_cast<size_t>(effect)]) Tensor(p.leaves[i]).set_grad(g);
+      });
       TensorList out = fn(args);
-      rerun.finish();
+      rerun->finish();
       return out;
-    } catch (const Error&) {
+    } catch (...) {
       // Only a call that did not get through the part before the read took another path (an error after it is
-      // the program's own).
-      if (!rerun.finished()) {
+      // the program's own); its gradients are the graph's.
+      if (!rerun || !rerun->finished()) {
+        set_grads(p.leaves, after);
         log_info(fmt::format("[compile] {}: calls like this one rerun eagerly from now on", o.name));
-        e.prefix.reset();
+        done.drop = true;
       }
       throw;
     }
@@ -304,7 +325,9 @@ struct CompiledFunction::Impl {
         Entry compiled = build(guard, graph::prefix_graph(e.graph, *plan), &log);
         p->plan = std::move(*plan);
         p->graph = std::move(compiled.graph);
-        watch_effects(*p);
+        const int32_t effects = watch_effects(*p);
+        DS_CHECK(effects == p->plan.effects, "compile", "{}: the graph before the break has {} host effects, the "
+                 "trace {}", o.name, effects, p->plan.effects);
         p->fusion = std::move(compiled.fusion);
         p->memory = std::move(compiled.memory);
         log = fmt::format("the host code of calls like this one reruns, taking the results of its first {} calls "

@@ -210,9 +210,13 @@ bool Tracer::depends_on_data(ValueId v) {
 }
 
 void Tracer::record_host_read(const Tensor& t, const char* what, bool check) {
+  if (check) {  // (the graph does not change: a check reads what it reads, and the kernels check again)
+    if (!break_ && t.defined()) read_storages_.insert(t.impl()->storage().get());
+    return;
+  }
   const ValueId v = value_of(t);
   if (v == kNoValue) return;
-  if (check || !depends_on_data(v)) {
+  if (!depends_on_data(v)) {
     if (!break_) read_storages_.insert(t.impl()->storage().get());
     return;
   }

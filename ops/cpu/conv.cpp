@@ -382,13 +382,15 @@ void split_weight_grad(const T* px, T* pgy, Out* pdw, const Geo& g, int64_t part
   // Each thread's columns and gathered gradient, allocated before the parallel region (which must not throw).
   const int64_t most = std::min(step, (g.N + parts - 1) / parts);
   std::vector<Tensor> cols, tmps;
-  for (int t = 0; t < omp_get_max_threads(); ++t) {
+  for (int64_t t = 0; t < std::min<int64_t>(omp_get_max_threads(), parts); ++t) {
     cols.emplace_back(empty_base({K * most * L}, dt, kCPU));
     tmps.emplace_back(empty_base({O * most * L}, dt, kCPU));
   }
+  const int level = omp_get_level();  // inside an outer parallel region, parallel_for runs here, on this thread
   parallel_for(parts, 1, [&](int64_t lo, int64_t hi) {
-    T* c = static_cast<T*>(cols[static_cast<size_t>(omp_get_thread_num())].data());
-    T* y = static_cast<T*>(tmps[static_cast<size_t>(omp_get_thread_num())].data());
+    const auto t = static_cast<size_t>(omp_get_level() > level ? omp_get_thread_num() : 0);
+    T* c = static_cast<T*>(cols[t].data());
+    T* y = static_cast<T*>(tmps[t].data());
     for (int64_t p = lo; p < hi; ++p) {
       const int64_t first = g.N * p / parts, last = g.N * (p + 1) / parts;
       for (int64_t n0 = first; n0 < last; n0 += step) {

@@ -156,7 +156,7 @@ struct ReadingStep {
   Tensor w1 = full({4, 6}, 0.3).requires_grad_(true);
   Tensor w2 = full({6, 1}, -0.2).requires_grad_(true);
   optim::Adam opt{{w1, w2}, {.lr = 0.01}};
-  bool read_before_backward = false, zero_grad_at_end = false;
+  bool read_before_backward = false, zero_grad_at_end = false, read_before_step = false;
   std::vector<double> losses;
   TensorList operator()(std::span<const Tensor> xy) {
     if (!zero_grad_at_end) opt.zero_grad();
@@ -167,9 +167,10 @@ struct ReadingStep {
       if (losses.back() > 4.0) return {loss.detach()};  // skipped: the data decides
     }
     loss.backward();
+    if (read_before_step) losses.push_back(loss.item<double>());
     opt.step();
     if (zero_grad_at_end) opt.zero_grad();
-    if (!read_before_backward) losses.push_back(loss.item<double>());
+    if (!read_before_backward && !read_before_step) losses.push_back(loss.item<double>());
     return {loss.detach()};
   }
 };
@@ -182,11 +183,13 @@ Tensor seeded(IntArrayRef shape, uint64_t seed, double scale) {
 }  // namespace
 
 TEST_CASE("graph break: the step before the read runs compiled, bitwise like eager", "[graph][compile]") {
-  for (const int variant : {0, 1, 2}) {
-    INFO("variant " << variant << " (1: read before the backward, 2: zero_grad after the update)");
+  for (const int variant : {0, 1, 2, 3}) {
+    INFO("variant " << variant << " (1: read before the backward, 2: zero_grad after the update, 3: read between "
+                                  "the backward and the update)");
     ReadingStep eager, comp;
     eager.read_before_backward = comp.read_before_backward = variant == 1;
     eager.zero_grad_at_end = comp.zero_grad_at_end = variant == 2;
+    eager.read_before_step = comp.read_before_step = variant == 3;
     CompiledFunction f = compile([&](std::span<const Tensor> xy) { return comp(xy); }, {.name = "reading step"});
     for (uint64_t i = 0; i < 8; ++i) {
       // Targets far off on some steps, so a loss read before the backward skips those updates.
