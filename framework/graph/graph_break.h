@@ -7,8 +7,8 @@
 // (DispatchHooks::substitute); host effects the graph ran are skipped. From the read on, everything runs eagerly.
 // The graph sets the leaves' .grad where the trace did, in the trace's order with the host effects (zero_grad);
 // the rerun starts from the gradients of before the graph ran, and each effect it skips leaves them as that effect
-// did in the graph, so the rerun's autograd sees the .grad the trace's saw and takes the traced path; once the last
-// call before the read is made, they are the graph's.
+// did in the graph, so the rerun's autograd sees the .grad the trace's saw, takes the traced path and sets the
+// graph's gradients itself (ds::compile, replay_prefix).
 //
 // Which results the host code gets for real is decided when tracing, at the read: every result whose storage the
 // program could still reach there (a tensor it holds, a tensor autograd saved, the base of a view it holds, a
