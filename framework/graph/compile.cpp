@@ -332,7 +332,7 @@ struct CompiledFunction::Impl {
         p->memory = std::move(compiled.memory);
         log = fmt::format("the host code of calls like this one reruns, taking the results of its first {} calls "
                           "from a graph run before it ({}; {} results nothing reads after the break not computed)",
-                          p->plan.calls.size(), log, p->plan.placeholders);
+                          p->plan.calls.size(), log, p->plan.stand_ins);
         e.prefix = std::move(p);
       }
       log_info(fmt::format("[compile] {}: graph break: {}; {}", o.name, e.graph.host_read_str(), log));

@@ -16,11 +16,11 @@ struct PrefixReplay::State {
   int32_t effects = 0;
   State* prev = nullptr;
   bool prev_substituting = false;
-  std::vector<IntrusivePtr<Storage>> scratch;  // the placeholders' blocks, one per device
+  std::vector<IntrusivePtr<Storage>> scratch;  // the stand-ins' blocks, one per device
   std::function<void(int32_t)> on_effect;
   std::function<void()> on_done;
 
-  Tensor placeholder(const OutMeta& meta, Device device);
+  Tensor stand_in(const OutMeta& meta, Device device);
   bool done() const { return call == prefix->calls.size() && effects == prefix->effects; }
   void stop_if_done() {
     if (!done()) return;
@@ -57,8 +57,8 @@ bool substitute_effect_hook() {
 
 }  // namespace
 
-// A tensor of meta's shape over the start of the device's scratch block (each placeholder holds the block).
-Tensor PrefixReplay::State::placeholder(const OutMeta& meta, Device device) {
+// A tensor of meta's shape over the start of the device's scratch block (each stand-in holds the block).
+Tensor PrefixReplay::State::stand_in(const OutMeta& meta, Device device) {
   Shape strides(meta.sizes.size());
   int64_t n = 1;
   for (size_t i = meta.sizes.size(); i-- > 0;) {
@@ -70,7 +70,7 @@ Tensor PrefixReplay::State::placeholder(const OutMeta& meta, Device device) {
   for (IntrusivePtr<Storage>& b : scratch)
     if (b->device() == device) block = &b;
   if (!block || (*block)->nbytes() < bytes) {
-    const size_t size = std::max(bytes, static_cast<size_t>(prefix->placeholder_bytes));
+    const size_t size = std::max(bytes, static_cast<size_t>(prefix->stand_in_bytes));
     IntrusivePtr<Storage> fresh = IntrusivePtr<Storage>::make(size, allocator_for(device));
     if (block) *block = std::move(fresh);
     else block = &scratch.emplace_back(std::move(fresh));
@@ -101,7 +101,7 @@ bool PrefixReplay::State::substitute(const OpDef& def, OpId op, const RuleResult
     if (k == 0 && out) {
       outs.push_back(*out);
     } else if (slot < 0) {
-      outs.push_back(placeholder(meta, r.device));
+      outs.push_back(stand_in(meta, r.device));
     } else {
       Tensor& t = produced[static_cast<size_t>(slot)];
       if (!t.defined() || t.sizes() != meta.sizes || t.dtype() != meta.dtype)

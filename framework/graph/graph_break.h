@@ -13,7 +13,7 @@
 // Which results the host code gets for real is decided when tracing, at the read: every result whose storage the
 // program could still reach there (a tensor it holds, a tensor autograd saved, the base of a view it holds, a
 // value host code read before, checks included) is an output of the graph. A result the program had dropped by then
-// is a placeholder of its shape over one scratch block that all placeholders of a call share (so the rerun
+// is an uncomputed stand-in of its shape over one scratch block that all stand-ins of a call share (so the rerun
 // allocates no memory for them): nothing can read it after the read, and before it the eager kernels that would
 // read it are the graph's. Results handed out share no storage with each other, with the arguments or with
 // captured tensors (a pass may have merged them: `x * 1` is x), so host code after the read may write into them.
@@ -34,7 +34,7 @@ namespace ds::graph {
 // One primitive call of the trace before the read, as the rerun hands it out.
 struct PrefixCall {
   static constexpr int32_t kRuns = -1;   // made by the call itself: a view, or the target of an in-place call
-  static constexpr int32_t kFresh = -2;  // a result nothing reads after the read: a placeholder, not computed
+  static constexpr int32_t kFresh = -2;  // a result nothing reads after the read: an uncomputed stand-in
   OpId op{};
   SmallVec<int32_t, 2> outputs;  // per output of the op: an index into BreakPrefix::outputs, kRuns or kFresh
   Attrs attrs;                   // control flow's (cond, while_loop): the bodies the trace made, for the rerun
@@ -44,8 +44,8 @@ struct BreakPrefix {
   std::vector<PrefixCall> calls;  // in the order the traced function made them
   int32_t effects = 0;            // host effects (run_host_effect) before the read
   std::vector<ValueId> outputs;   // the trace's values the graph before the read returns
-  int32_t placeholders = 0;       // results handed out as placeholders
-  int64_t placeholder_bytes = 0;  // the largest placeholder's bytes
+  int32_t stand_ins = 0;          // results handed out as uncomputed stand-ins
+  int64_t stand_in_bytes = 0;  // the largest stand-in's bytes
 };
 
 // While this thread reruns a graph break's host code: the attributes of the trace's next call if it is `op` (a

@@ -172,8 +172,8 @@ void Tracer::plan_break() {
         p.outputs.push_back(c.values[k]);
       } else {
         pc.outputs.push_back(PrefixCall::kFresh);
-        ++p.placeholders;
-        p.placeholder_bytes = std::max(p.placeholder_bytes, static_cast<int64_t>(c.outs[k]->storage()->nbytes()));
+        ++p.stand_ins;
+        p.stand_in_bytes = std::max(p.stand_in_bytes, static_cast<int64_t>(c.outs[k]->storage()->nbytes()));
       }
     }
   }

@@ -329,7 +329,7 @@ TEST_CASE("graph break: the rerun hands out results by the plan, fresh storage f
 
 TEST_CASE("graph break: values that checks read before the break are computed in the rerun", "[graph]") {
   // nll_loss reads the targets' range (min and max) on the host as a check, then drops those results: the rerun
-  // must compute them, or the check would read a placeholder.
+  // must compute them, or the check would read an uncomputed stand-in.
   const Tensor x = randn({4, 5}), y = full({4}, 2, {.dtype = kI64});
   std::optional<graph::BreakPrefix> plan;
   {
@@ -348,7 +348,7 @@ TEST_CASE("graph break: values that checks read before the break are computed in
     if (c.op == OpId::amin || c.op == OpId::amax) ranges.push_back(c.outputs[0]);
   REQUIRE(ranges.size() == 3);
   CHECK(ranges[0] == graph::PrefixCall::kFresh);
-  CHECK(ranges[1] >= 0);  // outputs of the graph, not placeholders
+  CHECK(ranges[1] >= 0);  // outputs of the graph, not uncomputed stand-ins
   CHECK(ranges[2] >= 0);
 }
 
