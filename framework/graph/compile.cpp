@@ -367,9 +367,11 @@ struct CompiledFunction::Impl {
     graph::FusionPlan fusion;
     if (fuse) fusion = graph::plan_fusion(g);
     stats.fused_nodes += fusion.fused_nodes;
-    graph::MemoryPlan memory = graph::plan_memory(g, fuse ? &fusion : nullptr, o.reuse_memory);
+    graph::MemoryPlan memory = graph::plan_memory(g, fuse ? &fusion : nullptr,
+                                                    {.reuse = o.reuse_memory, .arena = o.arena});
     stats.reused_outputs += memory.reused;
     stats.planned_peak_bytes = std::max(stats.planned_peak_bytes, memory.peak_bytes);
+    stats.arena_bytes = std::max(stats.arena_bytes, memory.arena_bytes);
     if (log)
       *log = fmt::format("traced {} nodes, {} after the passes ({} folded, {} recomputed), {} of them in {} fused "
                          "groups; {}", traced, g.nodes().size(), folded, recomputed, fusion.fused_nodes,
@@ -429,6 +431,7 @@ CompiledFunction::CompiledFunction(TensorFunction fn, CompileOptions options) : 
   impl_->o.remat = impl_->o.remat && env_int("DS_COMPILE_REMAT", 1) != 0;
   impl_->o.fold = impl_->o.fold && env_int("DS_COMPILE_FOLD", 1) != 0;
   impl_->o.reuse_memory = impl_->o.reuse_memory && env_int("DS_COMPILE_REUSE", 1) != 0;
+  impl_->o.arena = impl_->o.arena && env_int("DS_COMPILE_ARENA", 1) != 0;
   impl_->verify_every = impl_->o.verify_every >= 0 ? impl_->o.verify_every : env_int("DS_COMPILE_VERIFY", 0);
   DS_CHECK(impl_->o.warmup >= 0 && impl_->o.max_graphs >= 1, "compile", "{}: warmup must be >= 0 and max_graphs "
            ">= 1, got {} and {}", impl_->o.name, impl_->o.warmup, impl_->o.max_graphs);

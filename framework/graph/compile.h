@@ -45,6 +45,8 @@ struct CompileOptions {
                            // DS_COMPILE_REMAT=0 turns it off
   bool reuse_memory = true;  // write results into inputs no later node reads (graph/memory_plan.h);
                              // DS_COMPILE_REUSE=0 turns it off
+  bool arena = true;       // make the graph's intermediates at planned offsets in one block per device, allocated once
+                           // per call (graph/memory_plan.h); DS_COMPILE_ARENA=0 turns it off
   int max_graphs = 8;      // traces kept per function (one per set of guards)
   // Dimensions whose size may change from call to call without a trace per size: {argument, dimension} pairs that
   // all have one size s in a call (the batch dimension of the inputs and of the labels). The first calls at new sizes
@@ -85,6 +87,7 @@ class CompiledFunction {
     int64_t recomputed = 0;     // nodes the rematerialisation pass added, over all traces
     int64_t reused_outputs = 0; // results the memory plans write into dying inputs, over all traces
     int64_t planned_peak_bytes = 0;  // the largest memory plan's peak of intermediates (graph/memory_plan.h)
+    int64_t arena_bytes = 0;    // the largest memory plan's arena (its intermediates' block)
     int64_t generalized = 0;    // sets of traces generalised over the dynamic dims
     int64_t dynamic_graphs = 0; // graphs made from a generalised trace at a new size (without tracing)
   };

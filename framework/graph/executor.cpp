@@ -9,6 +9,7 @@
 #include <ds/ops/pointwise_program.h>
 #include <ds/ops/rng_input.h>
 
+#include "arena.h"
 #include "fusion.h"
 #include "memory_plan.h"
 
@@ -82,11 +83,25 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
   // Anomaly mode checks a kernel's inputs after it ran: an output written over one would hide where a NaN began.
   if (!memory || !plain || dispatch_state().check_finite ||
       memory->group_reuse.size() != (fusion ? fusion->groups.size() : 0)) {
-    measured = plan_memory(g, fusion, false);
+    measured = plan_memory(g, fusion, {.reuse = false, .arena = false});
     memory = &measured;
   }
-  DS_CHECK(memory->reuse.size() == g.nodes().size(), "graph", "the memory plan is for a graph of {} nodes, this one "
-           "has {}", memory->reuse.size(), g.nodes().size());
+  DS_CHECK(memory->reuse.size() == g.nodes().size() && memory->node_arena.size() == g.nodes().size(), "graph",
+           "the memory plan is for a graph of {} nodes, this one has {}", memory->reuse.size(), g.nodes().size());
+  // The arenas: each allocated when its first result is made, and let go after its last is, so the block goes back
+  // when that result dies (each result made in it holds it: arena.h).
+  std::vector<IntrusivePtr<Storage>> arenas(memory->arenas.size());
+  std::vector<int64_t> to_make(memory->arenas.size());
+  for (size_t a = 0; a < to_make.size(); ++a) to_make[a] = memory->arenas[a].results;
+  auto in_arena = [&](std::pair<int32_t, int64_t> place, const Value& meta) {
+    const auto a = static_cast<size_t>(place.first);
+    const MemoryPlan::Arena& planned = memory->arenas[a];
+    if (!arenas[a]) arenas[a] = IntrusivePtr<Storage>::make(static_cast<size_t>(planned.bytes),
+                                                           allocator_for(planned.device));
+    Tensor t = tensor_in_block(arenas[a], place.second, meta.dtype, meta.sizes);
+    if (--to_make[a] == 0) arenas[a].reset();
+    return t;
+  };
   // Live bytes by storage: a storage counts while some value in it is bound.
   std::vector<int32_t> holders(memory->storage_bytes.size(), 0);
   int64_t live = 0, peak = 0;
@@ -113,7 +128,7 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
     if (v == kNoValue || last[static_cast<size_t>(v)] > static_cast<int32_t>(j)) return;
     if (g.value(v).kind == ValueKind::Result) bind(v, Tensor());
   };
-  int64_t fused = 0, reused = 0;
+  int64_t fused = 0, reused = 0, placed = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
     const OpDef& def = op_def(n.op);
@@ -129,9 +144,13 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
         const Value& meta = g.value(grp.outputs[k]);
         const auto& planned = memory->group_reuse;  // empty per group in a plan that only measures
         const int32_t j = gi < planned.size() && k < planned[gi].size() ? planned[gi][k] : -1;
+        const auto place = gi < memory->group_place.size() ? memory->group_place[gi][k] : std::pair{-1, int64_t{-1}};
         if (j >= 0 && reusable(ins[static_cast<size_t>(j)], meta)) {
           outs.push_back(alias_of(ins[static_cast<size_t>(j)]));  // its own tensor, as a fresh result would be
           ++reused;
+        } else if (place.first >= 0) {
+          outs.push_back(in_arena(place, meta));
+          ++placed;
         } else {
           outs.push_back(empty(grp.program.sizes, {.dtype = meta.dtype}));
         }
@@ -162,6 +181,10 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
       if (r >= 0 && reusable(ins[static_cast<size_t>(r)], g.value(n.outputs[0]))) {
         outs = call_op_into(n.op, ins[static_cast<size_t>(r)], ins, n.attrs);
         ++reused;
+      } else if (memory->node_arena[i] >= 0) {
+        outs = call_op_into(n.op, in_arena({memory->node_arena[i], memory->node_offset[i]}, g.value(n.outputs[0])),
+                            ins, n.attrs);
+        ++placed;
       } else {
         outs = call_op(n.op, ins, n.attrs);
       }
@@ -184,6 +207,7 @@ TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stat
     stats->nodes = static_cast<int64_t>(nodes.size());
     stats->fused_nodes = fused;
     stats->reused_outputs = reused;
+    stats->arena_outputs = placed;
     stats->peak_live_bytes = peak;
   }
   for (int32_t a : g.trailing_actions()) act(a);

@@ -17,6 +17,7 @@ struct ExecStats {
   int64_t nodes = 0;            // nodes run (fused ones included)
   int64_t fused_nodes = 0;      // of them, run inside fused groups
   int64_t reused_outputs = 0;   // results written into a dying input's storage (the memory plan)
+  int64_t arena_outputs = 0;    // results made in the plan's arena
   int64_t peak_live_bytes = 0;  // most bytes of storage the graph's own values held at once (intermediates only)
 };
 
@@ -25,7 +26,8 @@ struct ExecStats {
 // `record_autograd`: run with grad mode on (forward-only graphs). `fusion`: plan_fusion(g) (fusion.h), whose groups
 // run as fused programs; ignored when recording autograd (a fused group records no history) and while a tracer
 // records (it would not see the group). `memory`: plan_memory(g, fusion) (memory_plan.h), whose results are written
-// into dying inputs; ignored in the same cases (autograd saves inputs that reuse would overwrite).
+// into dying inputs or made in its arenas (allocated once per call); ignored in the same cases (autograd saves inputs
+// that reuse would overwrite).
 TensorList execute(const Graph& g, std::span<const Tensor> args, ExecStats* stats = nullptr,
                    bool record_autograd = false, const FusionPlan* fusion = nullptr,
                    const MemoryPlan* memory = nullptr);

@@ -6,6 +6,8 @@
 #include <ds/core/grad_mode.h>
 #include <ds/ops/dispatch.h>
 
+#include "arena.h"
+
 namespace ds::graph {
 
 struct PrefixReplay::State {
@@ -39,8 +41,6 @@ namespace {
 
 thread_local PrefixReplay::State* tls_replay = nullptr;
 
-void release_scratch(void*, void* block) { delete static_cast<IntrusivePtr<Storage>*>(block); }
-
 bool substitute_hook(const OpDef& def, OpId op, std::span<const Tensor>, const RuleResult& r, const Tensor* out,
                      TensorList& outs) {
   return tls_replay && tls_replay->substitute(def, op, r, out, outs);
@@ -59,12 +59,8 @@ bool substitute_effect_hook() {
 
 // A tensor of meta's shape over the start of the device's scratch block (each stand-in holds the block).
 Tensor PrefixReplay::State::stand_in(const OutMeta& meta, Device device) {
-  Shape strides(meta.sizes.size());
   int64_t n = 1;
-  for (size_t i = meta.sizes.size(); i-- > 0;) {
-    strides[i] = n;
-    n *= std::max<int64_t>(meta.sizes[i], 1);
-  }
+  for (int64_t d : meta.sizes) n *= std::max<int64_t>(d, 1);
   const auto bytes = static_cast<size_t>(n) * itemsize(meta.dtype);
   IntrusivePtr<Storage>* block = nullptr;
   for (IntrusivePtr<Storage>& b : scratch)
@@ -75,9 +71,7 @@ Tensor PrefixReplay::State::stand_in(const OutMeta& meta, Device device) {
     if (block) *block = std::move(fresh);
     else block = &scratch.emplace_back(std::move(fresh));
   }
-  auto storage = IntrusivePtr<Storage>::make((*block)->data(), bytes, device, &release_scratch,
-                                             new IntrusivePtr<Storage>(*block));
-  return Tensor(IntrusivePtr<TensorImpl>::make(std::move(storage), meta.dtype, meta.sizes, std::move(strides), 0));
+  return tensor_in_block(*block, 0, meta.dtype, meta.sizes);
 }
 
 bool PrefixReplay::State::substitute(const OpDef& def, OpId op, const RuleResult& r, const Tensor* out,

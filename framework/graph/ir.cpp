@@ -1,6 +1,7 @@
 #include "ir.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 
 #include <fmt/format.h>
@@ -284,6 +285,24 @@ void Graph::renumber() {
     for (ValueId v : nodes_[i].outputs) values_[static_cast<size_t>(v)].node = static_cast<int32_t>(i);
 }
 
+namespace {
+
+// The value whose storage output k of n shares, as the tracer records it: an in-place target's (output 0), a view's
+// input's (output 0), an input the kernel updates in place (the outputs after the op's own); kNoValue for fresh
+// storage.
+ValueId storage_source(const Node& n, size_t k) {
+  const OpDef& def = op_def(n.op);
+  if (k == 0 && n.target != kNoValue) return n.target;
+  if (k == 0 && def.kind == OpKind::View) return n.inputs[0];
+  const size_t own = n.outputs.size() - static_cast<size_t>(std::popcount(def.mutates));
+  if (k < own) return kNoValue;
+  uint32_t m = def.mutates;
+  for (size_t j = own; j < k; ++j) m &= m - 1;
+  return n.inputs[static_cast<size_t>(std::countr_zero(m))];
+}
+
+}  // namespace
+
 void Graph::replace_all_uses(ValueId from, ValueId to) {
   for (Node& n : nodes_) {
     for (ValueId& v : n.inputs)
@@ -294,6 +313,12 @@ void Graph::replace_all_uses(ValueId from, ValueId to) {
     if (v == from) v = to;
   for (Action& a : actions_)
     if (a.grad == from) a.grad = to;
+  // A view of `from` (or a write into it) now views `to`: its storage is to's. Sets are derived again in node order,
+  // keeping the numbers of fresh storages, so per-set tables a pass holds stay indexed the same.
+  for (const Node& n : nodes_)
+    for (size_t k = 0; k < n.outputs.size(); ++k)
+      if (const ValueId src = storage_source(n, k); src != kNoValue)
+        values_[static_cast<size_t>(n.outputs[k])].alias = value(src).alias;
 }
 
 void Graph::verify() const {
@@ -329,6 +354,12 @@ void Graph::verify() const {
       DS_CHECK(value(v).node == static_cast<int32_t>(i), "graph", "%{} says node {} made it, not node {}", v,
                value(v).node, i);
       defined[static_cast<size_t>(v)] = true;
+    }
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      const ValueId src = storage_source(n, k);
+      DS_CHECK(src == kNoValue || value(n.outputs[k]).alias == value(src).alias, "graph", "node {} ({}): %{} shares "
+               "the storage of %{} but is in alias set {}, not {}", i, def.name, n.outputs[k], src,
+               value(n.outputs[k]).alias, value(src).alias);
     }
   }
   for (int32_t a : trailing_actions_) check_action(a, nodes_.size());

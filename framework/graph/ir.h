@@ -116,7 +116,8 @@ class Graph {
   // node) reading `inputs`. Its outputs are new values with the metadata of `of`'s, a view's in the alias set of its
   // input, others in new sets. Nodes from `before` on move up by one. Returns the new outputs.
   std::span<const ValueId> insert_node_copy(size_t before, size_t of, std::span<const ValueId> inputs);
-  // Makes every reader of `from` (node inputs, targets, graph outputs, gradients) read `to` instead.
+  // Makes every reader of `from` (node inputs, targets, graph outputs, gradients) read `to` instead; views of `from`
+  // and writes into it join to's alias set.
   void replace_all_uses(ValueId from, ValueId to);
 
   const Value& value(ValueId v) const { return values_[static_cast<size_t>(v)]; }
@@ -136,7 +137,8 @@ class Graph {
   const std::vector<ValueId>& rng_values() const { return rng_values_; }
 
   // Throws a ds::Error ("[graph] ...") naming the first broken invariant: a value used before it is defined or
-  // defined twice, an output that is no value, a node whose input count or attributes do not fit its row.
+  // defined twice, an output that is no value, a node whose input count or attributes do not fit its row, a view or
+  // an in-place write outside the alias set of the value whose storage it shares.
   void verify() const;
 
   // Text, one node per line:  %5: f32[128, 10] = add(%3, %4)   and   %7 = sum(%6) {dims=[1], keepdim=false}

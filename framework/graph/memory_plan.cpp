@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "arena.h"
 #include "fusion.h"
 
 namespace ds::graph {
@@ -26,12 +27,13 @@ struct SetFacts {
   std::vector<int32_t> last_read;  // per alias set: the last node reading it; INT_MAX: the program sees it
   std::vector<int32_t> def;        // per alias set: the node allocating it; -1: not a result's
   std::vector<int64_t> bytes;      // per alias set: its storage's bytes (results only)
+  std::vector<ValueId> maker;      // per alias set: the value whose node allocates it
 };
 
 SetFacts set_facts(const Graph& g, const FusionPlan* fusion) {
   const std::vector<int32_t> last = last_reads_by_alias_set(g);
   const size_t n = last.size();
-  SetFacts f{last, std::vector<int32_t>(n, -1), std::vector<int64_t>(n, 0)};
+  SetFacts f{last, std::vector<int32_t>(n, -1), std::vector<int64_t>(n, 0), std::vector<ValueId>(n, kNoValue)};
   const auto& nodes = g.nodes();
   // The program's sets live all the call; any other is allocated by the first node making one of its values (values
   // of nodes the passes removed are not looked at: their node numbers are stale).
@@ -47,6 +49,7 @@ SetFacts set_facts(const Graph& g, const FusionPlan* fusion) {
       seen[s] = true;
       f.def[s] = static_cast<int32_t>(i);
       f.bytes[s] = span_bytes(g.value(v));
+      f.maker[s] = v;
     }
   if (fusion) {  // a group's values live in its chunk buffers, except its outputs, made when the group runs
     for (const FusedGroup& grp : fusion->groups) {
@@ -56,7 +59,15 @@ SetFacts set_facts(const Graph& g, const FusionPlan* fusion) {
         const auto s = static_cast<size_t>(g.value(v).alias);
         f.bytes[s] = span_bytes(g.value(v));
         f.def[s] = grp.nodes.back();
+        f.maker[s] = v;
       }
+      // The group reads its inputs when it runs, at its last node.
+      for (int32_t j : grp.nodes)
+        for (ValueId v : nodes[static_cast<size_t>(j)].inputs)
+          if (v != kNoValue) {
+            int32_t& l = f.last_read[static_cast<size_t>(g.value(v).alias)];
+            l = std::max(l, grp.nodes.back());
+          }
     }
   }
   return f;
@@ -95,19 +106,89 @@ int64_t peak_of(const SetFacts& f, const std::vector<int32_t>& storage, size_t n
   return peak;
 }
 
-}  // namespace
+// Whether the executor can make `v`, the value allocating a storage, in an arena: output 0 of a kernel that writes
+// into a given tensor (call_op_into), or an output of a fused group, laid out contiguously from its first byte.
+bool placeable(const Graph& g, const FusionPlan* fusion, ValueId v, int32_t at) {
+  const Value& x = g.value(v);
+  if (!contiguous_from_zero(x) || span_bytes(x) != bytes_of(x)) return false;
+  if (fusion && fusion->group_of[static_cast<size_t>(at)] >= 0) return true;  // set_facts: a group's output
+  const Node& n = g.nodes()[static_cast<size_t>(at)];
+  const OpDef& def = op_def(n.op);
+  return n.target == kNoValue && def.kind == OpKind::Primitive && def.mutates == 0 && !n.outputs.empty() &&
+         n.outputs[0] == v;
+}
 
-MemoryPlan plan_memory(const Graph& g, const FusionPlan* fusion, bool reuse) {
-  const SetFacts f = set_facts(g, fusion);
+// Lays the storages the graph allocates and frees itself out in arenas, by device and phase (arena.h).
+void place_in_arenas(const Graph& g, const FusionPlan* fusion, const SetFacts& f, MemoryPlan& p) {
+  const size_t num_storages = p.storage_bytes.size();
+  std::vector<Lifetime> life(num_storages, Lifetime{INT_MAX, -1, 0});
+  std::vector<int32_t> first(num_storages, -1);  // per storage: the set that allocates it
+  std::vector<bool> ok(num_storages, true);
+  for (size_t s = 0; s < f.def.size(); ++s) {
+    if (f.def[s] < 0 || f.bytes[s] == 0) continue;
+    const auto st = static_cast<size_t>(p.storage[s]);
+    Lifetime& l = life[st];
+    if (f.def[s] < l.begin) l.begin = f.def[s], first[st] = static_cast<int32_t>(s);
+    ok[st] = ok[st] && f.last_read[s] != INT_MAX;
+    l.end = std::max({l.end, f.last_read[s], f.def[s]});
+    l.bytes = std::max(l.bytes, f.bytes[s]);
+  }
+  std::vector<size_t> candidates;
+  std::vector<Lifetime> life_of_candidates, others;
+  std::vector<int32_t> keys;
+  std::vector<Device> devices;
+  for (size_t st = 0; st < num_storages; ++st) {
+    if (first[st] < 0) continue;
+    const auto s = static_cast<size_t>(first[st]);
+    if (!ok[st] || !placeable(g, fusion, f.maker[s], f.def[s])) {
+      others.push_back(life[st]);
+      continue;
+    }
+    const Device d = g.value(f.maker[s]).device;
+    auto it = std::find(devices.begin(), devices.end(), d);
+    if (it == devices.end()) it = devices.insert(devices.end(), d);
+    candidates.push_back(st);
+    life_of_candidates.push_back(life[st]);
+    keys.push_back(static_cast<int32_t>(it - devices.begin()));
+  }
+  const PhasedArenas layout =
+      lay_out_in_phases(life_of_candidates, keys, others, static_cast<int32_t>(g.nodes().size()));
+  for (size_t a = 0; a < layout.arena_bytes.size(); ++a) {
+    p.arenas.push_back({devices[static_cast<size_t>(layout.arena_key[a])], layout.arena_bytes[a], 0});
+    p.arena_bytes += layout.arena_bytes[a];
+  }
+  p.arena_phases = layout.phases;
+  p.arena_peak_bytes = layout.peak;
+  std::vector<int32_t> arena_of(num_storages, -1);
+  std::vector<int64_t> offset(num_storages, -1);
+  std::vector<size_t> placed;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (layout.arena[i] < 0) continue;
+    arena_of[candidates[i]] = layout.arena[i];
+    offset[candidates[i]] = layout.offsets[i];
+    ++p.arenas[static_cast<size_t>(layout.arena[i])].results;
+    placed.push_back(candidates[i]);
+  }
+  // Where the executor makes each placed storage: at the node (or group) of the value allocating it.
+  for (size_t st : placed) {
+    const auto s = static_cast<size_t>(first[st]);
+    const ValueId v = f.maker[s];
+    const auto at = static_cast<size_t>(f.def[s]);
+    if (fusion && fusion->group_of[at] >= 0) {
+      const auto gi = static_cast<size_t>(fusion->group_of[at]);
+      const auto& outs = fusion->groups[gi].outputs;
+      const auto k = static_cast<size_t>(std::find(outs.begin(), outs.end(), v) - outs.begin());
+      p.group_place[gi][k] = {arena_of[st], offset[st]};
+    } else {
+      p.node_arena[at] = arena_of[st];
+      p.node_offset[at] = offset[st];
+    }
+    ++p.placed;
+  }
+}
+
+void reuse_dying_inputs(const Graph& g, const FusionPlan* fusion, const SetFacts& f, MemoryPlan& p) {
   const auto& nodes = g.nodes();
-  MemoryPlan p;
-  p.reuse.assign(nodes.size(), -1);
-  p.storage.resize(f.def.size());
-  std::iota(p.storage.begin(), p.storage.end(), 0);
-  p.storage_bytes = f.bytes;
-  p.peak_bytes = p.peak_bytes_without = peak_of(f, p.storage, nodes.size());
-  if (fusion) p.group_reuse.resize(fusion->groups.size());
-  if (!reuse) return p;
   auto set_of = [&](ValueId v) { return static_cast<size_t>(g.value(v).alias); };
   std::vector<bool> taken(f.def.size(), false);  // per alias set: a later result took its storage
   auto take = [&](ValueId out, ValueId in) {
@@ -121,7 +202,6 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan* fusion, bool reuse) {
     if (fusion && fusion->group_of[i] >= 0) {
       const auto gi = static_cast<size_t>(fusion->group_of[i]);
       const FusedGroup& grp = fusion->groups[gi];
-      p.group_reuse[gi].assign(grp.outputs.size(), -1);
       if (grp.nodes.back() != at) continue;  // the group runs at its last node
       const PointwiseProgram& prog = grp.program;
       for (size_t k = 0; k < grp.outputs.size(); ++k) {
@@ -169,12 +249,45 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan* fusion, bool reuse) {
     }
   }
   p.peak_bytes = peak_of(f, p.storage, nodes.size());
+}
+
+
+}  // namespace
+
+MemoryPlan plan_memory(const Graph& g, const FusionPlan* fusion, MemoryPlanOptions options) {
+  const SetFacts f = set_facts(g, fusion);
+  const auto& nodes = g.nodes();
+  MemoryPlan p;
+  p.reuse.assign(nodes.size(), -1);
+  p.node_arena.assign(nodes.size(), -1);
+  p.node_offset.assign(nodes.size(), -1);
+  p.storage.resize(f.def.size());
+  std::iota(p.storage.begin(), p.storage.end(), 0);
+  p.storage_bytes = f.bytes;
+  p.peak_bytes = p.peak_bytes_without = peak_of(f, p.storage, nodes.size());
+  if (fusion) {
+    p.group_reuse.resize(fusion->groups.size());
+    p.group_place.resize(fusion->groups.size());
+    for (size_t gi = 0; gi < fusion->groups.size(); ++gi) {
+      p.group_reuse[gi].assign(fusion->groups[gi].outputs.size(), -1);
+      p.group_place[gi].assign(fusion->groups[gi].outputs.size(), {-1, -1});
+    }
+  }
+  if (options.reuse) reuse_dying_inputs(g, fusion, f, p);
+  if (options.arena) place_in_arenas(g, fusion, f, p);
   return p;
 }
 
+
 std::string MemoryPlan::str() const {
-  return fmt::format("{} results written into dying inputs; intermediates peak at {:.1f} MB ({:.1f} MB without)",
-                     reused, static_cast<double>(peak_bytes) / 1e6, static_cast<double>(peak_bytes_without) / 1e6);
+  std::string s = fmt::format("{} results written into dying inputs; intermediates peak at {:.1f} MB ({:.1f} MB "
+                              "without)", reused, static_cast<double>(peak_bytes) / 1e6,
+                              static_cast<double>(peak_bytes_without) / 1e6);
+  if (placed)
+    s += fmt::format("; {} results in {} arena{} of {:.1f} MB ({} phase{}), peak {:.1f} MB with them", placed,
+                     arenas.size(), arenas.size() == 1 ? "" : "s", static_cast<double>(arena_bytes) / 1e6,
+                     arena_phases, arena_phases == 1 ? "" : "s", static_cast<double>(arena_peak_bytes) / 1e6);
+  return s;
 }
 
 }  // namespace ds::graph

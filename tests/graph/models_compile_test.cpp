@@ -79,6 +79,7 @@ CompiledFunction::Stats check_same_training(const std::function<Run()>& make, co
   CHECK(comp.stats.graph_breaks == (read_loss ? 1 : 0));
   CHECK(comp.stats.fused_nodes >= 6);  // bias + activation, batch norm's arithmetic, relu's backward, ... (fusion.h)
   CHECK(comp.stats.reused_outputs >= 1);  // elementwise results over dying inputs (memory_plan.h)
+  CHECK(comp.stats.arena_bytes > 0);  // intermediates in one block (arena.h)
   for (int i = 0; i < steps; ++i) {
     INFO("loss of step " << i);
     CHECK(equal_bits(eager.losses[static_cast<size_t>(i)], comp.losses[static_cast<size_t>(i)]));
