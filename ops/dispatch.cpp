@@ -129,7 +129,15 @@ TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const 
     // The compiled graph before a graph break made these outputs already (graph/graph_break.h).
   } else if (def.kind == OpKind::View) {
     outs.push_back(make_view(in[0], r.view));
+  } else if (r.device.is_meta()) [[unlikely]] {
+    // The rule gave the outputs' metadata; there is nothing to compute.
+    for (size_t i = 0; i < r.outs.size(); ++i)
+      outs.push_back(i == 0 && out ? *out : Tensor(empty_base(r.outs[i].sizes, r.outs[i].dtype, kMeta)));
   } else {
+    for (const Tensor& t : in)
+      if (t.defined() && t.device().is_meta()) [[unlikely]]
+        DS_FAIL(def.name, "would read a meta tensor ({} {}), which has no data, on {}; meta tensors only go "
+                "through ops that run on meta", dtype_name(t.dtype()), shape_str(t.sizes()), r.device.str());
     for (size_t i = 0; i < r.outs.size(); ++i) {
       if (i == 0 && out) outs.push_back(*out);
       else outs.push_back(Tensor(empty_base(r.outs[i].sizes, r.outs[i].dtype, r.device)));
@@ -140,7 +148,7 @@ TensorList run(const OpDef& def, OpId op, std::span<const Tensor> inputs, const 
     kernel_for(def, in, r)(KernelCtx{op, def.name, in, std::span<Tensor>(outs.data(), outs.size()), attrs});
   }
   if (st.profiling && hooks.profile_end) hooks.profile_end(op);
-  if (st.check_finite) [[unlikely]] check_finite(def, in, outs);
+  if (st.check_finite && !r.device.is_meta()) [[unlikely]] check_finite(def, in, outs);
   if (st.tracing && hooks.trace) [[unlikely]]
     hooks.trace(def, op, in, attrs, std::span<const Tensor>(outs.data(), outs.size()), out);
 
@@ -265,7 +273,7 @@ Tensor wrap_scalar(Scalar s, Device device) {
     case DType::b8: *t.data_ptr<bool>() = s.to_int() != 0; break;
     default: *t.data_ptr<int64_t>() = s.to_int(); break;
   }
-  if (!device.is_cpu()) t = t.to(device);
+  if (device.is_cuda()) t = t.to(device);  // a meta op reads no value: the number stays on the CPU, as there
   t.impl()->set_wrapped_number(true);
   return t;
 }

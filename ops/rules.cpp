@@ -9,12 +9,19 @@ namespace ds::rules {
 
 Device common_device(const OpCall& c) {
   std::optional<Device> d;
+  bool cpu_scalar = false;  // a 0-d CPU tensor (autograd saves host numbers so): fine beside meta tensors
   for (const Tensor& t : c.in) {
     if (!t.defined() || t.impl()->is_wrapped_number()) continue;
+    if (t.dim() == 0 && t.is_cpu()) {
+      cpu_scalar = true;
+      continue;
+    }
     if (!d) d = t.device();
     else DS_CHECK(*d == t.device(), c.name, "expected all tensors on one device, got {} and {}", d->str(),
                   t.device().str());
   }
+  DS_CHECK(!cpu_scalar || !d || d->is_cpu() || d->is_meta(), c.name, "expected all tensors on one device, got {} "
+           "and a 0-d tensor on cpu", d ? d->str() : std::string());
   return d.value_or(kCPU);
 }
 

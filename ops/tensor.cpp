@@ -119,6 +119,7 @@ Tensor& Tensor::zero_() { return fill_(0); }
 
 template <typename T>
 std::vector<T> Tensor::tolist() const {
+  DS_CHECK(!device().is_meta(), "tolist", "a meta tensor (shape {}) has no values to read", shape_str(sizes()));
   report_host_read(*this, "tolist()");
   const Tensor c = ds::contiguous(to(dtype_v<T>));
   if (c.impl() != impl()) {  // the copy read is made from this tensor's values: it must exist too

@@ -208,8 +208,23 @@ void set_allocation_observer(AllocationObserver observer, void* ctx) {
 
 void register_allocator(DeviceType type, Allocator* (*factory)(int)) { g_factories[static_cast<int>(type)] = factory; }
 
+// Meta storages hold no memory: their data pointer is null and no statistics move.
+class MetaAllocator final : public Allocator {
+ public:
+  void* allocate(size_t) override { return nullptr; }
+  void deallocate(void*, size_t) noexcept override {}
+  Device device() const override { return kMeta; }
+  MemoryStats stats() const override { return {}; }
+  void reset_peak() override {}
+  void empty_cache() override {}
+};
+
 Allocator& allocator_for(Device d) {
   if (d.is_cpu()) return cpu_allocator();
+  if (d.is_meta()) {
+    static MetaAllocator meta;
+    return meta;
+  }
   AllocatorFactory f = g_factories[static_cast<int>(d.type)];
   if (!f) throw_error("allocator", "device " + d.str() + " is not available: ds was built without its backend");
   return *f(d.index);

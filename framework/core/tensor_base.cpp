@@ -32,6 +32,7 @@ thread_local int tls_check_reads = 0;
 
 // Copies the one element of t to `out` (host memory of itemsize bytes).
 void fetch_single(const TensorBase& t, const char* op, void* out) {
+  DS_CHECK(!t.device().is_meta(), op, "a meta tensor (shape {}) has no value to read", shape_str(t.sizes()));
   report_host_read(t, "item()");
   DS_CHECK(t.numel() == 1, op, "a tensor with {} elements (shape {}) cannot be converted to a scalar", t.numel(),
            shape_str(t.sizes()));

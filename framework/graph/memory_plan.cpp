@@ -110,7 +110,7 @@ int64_t peak_of(const SetFacts& f, const std::vector<int32_t>& storage, size_t n
 // into a given tensor (call_op_into), or an output of a fused group, laid out contiguously from its first byte.
 bool placeable(const Graph& g, const FusionPlan* fusion, ValueId v, int32_t at) {
   const Value& x = g.value(v);
-  if (!contiguous_from_zero(x) || span_bytes(x) != bytes_of(x)) return false;
+  if (x.device.is_meta() || !contiguous_from_zero(x) || span_bytes(x) != bytes_of(x)) return false;
   if (fusion && fusion->group_of[static_cast<size_t>(at)] >= 0) return true;  // set_facts: a group's output
   const Node& n = g.nodes()[static_cast<size_t>(at)];
   const OpDef& def = op_def(n.op);

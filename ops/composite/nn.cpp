@@ -64,7 +64,7 @@ Picked pick(const Tensor& log_probs, const Tensor& target, int64_t ignore_index,
   const int64_t C = log_probs.size(1);
   const Tensor keep = target != ignore_index;
   const Tensor safe = where(keep, target, zeros({}, {.dtype = target.dtype(), .device = target.device()}));
-  if (safe.numel()) {
+  if (safe.numel() && !safe.device().is_meta()) {  // a meta tensor has no values to check
     const HostReadIsCheck check;  // gather and the fused kernel check the range again
     const int64_t lo = min(safe).item<int64_t>(), hi = max(safe).item<int64_t>();
     DS_CHECK(lo >= 0 && hi < C, op, "target values must be in [0, {}) or ignore_index {}, got {} to {}", C,
