@@ -66,9 +66,10 @@ void Adam::update(const Options& o, Tensor& p, const Tensor& grad, ParamState& s
   }
   Tensor& m = state.buffer("exp_avg");
   Tensor& v = state.buffer("exp_avg_sq");
-  // The fused primitive where it applies (CPU, or meta, which follows the CPU's paths; no amsgrad, contiguous state of one dtype): one pass instead of
-  // the 13 ops below (measured on ./ds bench train: the MLP's optimizer time fell from ~4.6 to ~1 ms). A strided
-  // gradient (a Linear weight's is a transposed product) is copied first, still far fewer passes than unfused.
+  // The fused primitive where it applies (CPU, or meta, which follows the CPU's paths; no amsgrad, contiguous state
+  // of one dtype): one pass instead of the 13 ops below (measured on ./ds bench train: the MLP's optimizer time fell
+  // from ~4.6 to ~1 ms). A strided gradient (a Linear weight's is a transposed product) is copied first, still far
+  // fewer passes than unfused.
   const bool host_path = p.device().is_cpu() || p.device().is_meta();
   if (!amsgrad && host_path && grad.dtype() == p.dtype() && p.is_contiguous() && m.is_contiguous() &&
       v.is_contiguous()) {
