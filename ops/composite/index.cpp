@@ -32,8 +32,10 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int6
 Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   DS_CHECK(is_integral(indices.dtype()), "one_hot", "indices must be an integer tensor, got {}",
            dtype_name(indices.dtype()));
+  DS_CHECK(num_classes >= 0 || !indices.device().is_meta(), "one_hot", "the number of classes of meta indices "
+           "(shape {}) cannot be read from their values; pass num_classes", shape_str(indices.sizes()));
   if (num_classes < 0) num_classes = indices.numel() ? max(indices).item<int64_t>() + 1 : 0;
-  if (indices.numel()) {
+  if (indices.numel() && !indices.device().is_meta()) {  // a meta tensor has no values to check
     const int64_t lo = min(indices).item<int64_t>(), hi = max(indices).item<int64_t>();
     DS_CHECK(lo >= 0 && hi < num_classes, "one_hot", "class values must be in [0, {}), got {} to {}", num_classes, lo,
              hi);

@@ -78,6 +78,8 @@ TEST_CASE("meta: reading values is a clear error; printing shows the metadata", 
   CHECK_THROWS_WITH(m + ones({2, 3}), Contains("expected all tensors on one device, got meta and cpu"));
   CHECK_THAT(m.str(), Contains("<6 elements on meta>") && Contains("device='meta'"));
   CHECK_THROWS_WITH(Device("metal"), Contains("expected cpu, cuda, cuda:N or meta"));
+  CHECK(one_hot(zeros({3}, {.dtype = kI64, .device = kMeta}), 5).sizes() == Shape{3, 5});
+  CHECK_THROWS_WITH(one_hot(zeros({3}, {.dtype = kI64, .device = kMeta})), Contains("pass num_classes"));
   // A host number with a meta tensor is fine: it is a wrapped number, as with CUDA tensors.
   CHECK((m * 2.0).device() == kMeta);
 }
