@@ -217,9 +217,16 @@ TensorList as_strided_vjp(const VjpCtx& c) {
   };
   const Tensor out_pos = positions(sizes, strides, a.offset);
   const Tensor in_pos = positions(x.sizes(), x.strides(), x.storage_offset());
+  // The storage both views span, from their metadata: no value is read (no device sync, no graph break, and it
+  // works on meta tensors).
+  auto last = [&](IntArrayRef sz, IntArrayRef st, int64_t off) {
+    int64_t p = off - base;
+    for (size_t d = 0; d < sz.size(); ++d) p += (sz[d] - 1) * std::max<int64_t>(st[d], 0);
+    return p;
+  };
   int64_t extent = 1;
-  if (out_pos.numel()) extent = std::max(extent, out_pos.max().item<int64_t>() + 1);
-  if (in_pos.numel()) extent = std::max(extent, in_pos.max().item<int64_t>() + 1);
+  if (out_pos.numel()) extent = std::max(extent, last(sizes, strides, a.offset) + 1);
+  if (in_pos.numel()) extent = std::max(extent, last(x.sizes(), x.strides(), x.storage_offset()) + 1);
   Tensor storage = index_add(zeros({extent}, {.dtype = g.dtype(), .device = g.device()}), 0, out_pos, g.reshape({-1}));
   return {index_select(storage, 0, in_pos).reshape(x.sizes())};
 }

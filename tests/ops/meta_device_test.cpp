@@ -79,6 +79,10 @@ TEST_CASE("meta: reading values is a clear error; printing shows the metadata", 
   CHECK_THAT(m.str(), Contains("<6 elements on meta>") && Contains("device='meta'"));
   CHECK_THROWS_WITH(Device("metal"), Contains("expected cpu, cuda, cuda:N or meta"));
   CHECK(one_hot(zeros({3}, {.dtype = kI64, .device = kMeta}), 5).sizes() == Shape{3, 5});
+  // as_strided's backward sizes its scratch storage from the views' metadata, not from values.
+  Tensor x = ones({3, 4}, {.device = kMeta}).requires_grad_(true);
+  x.as_strided({2, 2}, {1, 4}, 1).sum().backward();
+  CHECK(x.grad().sizes() == Shape{3, 4});
   CHECK_THROWS_WITH(one_hot(zeros({3}, {.dtype = kI64, .device = kMeta})), Contains("pass num_classes"));
   // A host number with a meta tensor is fine: it is a wrapped number, as with CUDA tensors.
   CHECK((m * 2.0).device() == kMeta);
