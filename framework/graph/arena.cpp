@@ -165,6 +165,13 @@ void release_block(void*, void* block) { delete static_cast<IntrusivePtr<Storage
 
 }  // namespace
 
+int64_t peak_bytes(std::span<const Lifetime> storages, int32_t num_nodes) {
+  Timeline t(num_nodes);
+  for (const Lifetime& l : storages)
+    if (l.bytes > 0 && l.end >= l.begin) t.add(l.begin, l.end, l.bytes);
+  return t.peak();
+}
+
 PhasedArenas lay_out_in_phases(std::span<const Lifetime> candidates, std::span<const int32_t> keys,
                                std::span<const Lifetime> others, int32_t num_nodes) {
   DS_CHECK(keys.size() == candidates.size(), "arena", "{} keys for {} candidates", keys.size(), candidates.size());

@@ -17,6 +17,10 @@ struct Lifetime {
   int64_t bytes = 0;
 };
 
+// The most bytes alive at once: each storage from its begin to its end (capped at num_nodes); storages with no
+// bytes or no lifetime (end < begin) count for nothing.
+int64_t peak_bytes(std::span<const Lifetime> storages, int32_t num_nodes);
+
 struct ArenaLayout {
   std::vector<int64_t> offsets;  // per lifetime: its first byte in the arena (multiples of the alignment)
   int64_t bytes = 0;             // the arena's size

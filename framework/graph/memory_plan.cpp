@@ -84,26 +84,28 @@ bool can_take(const Graph& g, const SetFacts& f, ValueId in, ValueId out, int32_
          f.bytes[s] == bytes_of(a);
 }
 
-int64_t peak_of(const SetFacts& f, const std::vector<int32_t>& storage, size_t num_nodes) {
-  // Each storage lives from the first node allocating one of its sets to the last reading one.
-  std::vector<int32_t> begin(storage.size(), INT_MAX), end(storage.size(), -1);
-  std::vector<int64_t> bytes(storage.size(), 0);
+// Per storage (sets merged by reuse): it lives from the first node allocating one of its sets to the last reading
+// one (INT_MAX: the program sees it). `first`: the set that allocates it, or -1 for a storage of no result.
+std::vector<Lifetime> storage_lifetimes(const SetFacts& f, const std::vector<int32_t>& storage,
+                                        std::vector<int32_t>* first = nullptr) {
+  std::vector<Lifetime> life(storage.size(), Lifetime{INT_MAX, -1, 0});
+  if (first) first->assign(storage.size(), -1);
   for (size_t s = 0; s < storage.size(); ++s) {
     if (f.def[s] < 0 || f.bytes[s] == 0) continue;
     const auto st = static_cast<size_t>(storage[s]);
-    begin[st] = std::min(begin[st], f.def[s]);
-    end[st] = std::max(end[st], std::min<int32_t>(std::max(f.last_read[s], f.def[s]), static_cast<int32_t>(num_nodes)));
-    bytes[st] = std::max(bytes[st], f.bytes[s]);
+    Lifetime& l = life[st];
+    if (f.def[s] < l.begin) {
+      l.begin = f.def[s];
+      if (first) (*first)[st] = static_cast<int32_t>(s);
+    }
+    l.end = std::max({l.end, f.last_read[s], f.def[s]});
+    l.bytes = std::max(l.bytes, f.bytes[s]);
   }
-  std::vector<int64_t> delta(num_nodes + 2, 0);
-  for (size_t st = 0; st < storage.size(); ++st) {
-    if (end[st] < 0) continue;
-    delta[static_cast<size_t>(begin[st])] += bytes[st];
-    delta[static_cast<size_t>(end[st]) + 1] -= bytes[st];
-  }
-  int64_t live = 0, peak = 0;
-  for (int64_t d : delta) peak = std::max(peak, live += d);
-  return peak;
+  return life;
+}
+
+int64_t peak_of(const SetFacts& f, const std::vector<int32_t>& storage, size_t num_nodes) {
+  return peak_bytes(storage_lifetimes(f, storage), static_cast<int32_t>(num_nodes));
 }
 
 // Whether the executor can make `v`, the value allocating a storage, in an arena: output 0 of a kernel that writes
@@ -121,18 +123,8 @@ bool placeable(const Graph& g, const FusionPlan* fusion, ValueId v, int32_t at) 
 // Lays the storages the graph allocates and frees itself out in arenas, by device and phase (arena.h).
 void place_in_arenas(const Graph& g, const FusionPlan* fusion, const SetFacts& f, MemoryPlan& p) {
   const size_t num_storages = p.storage_bytes.size();
-  std::vector<Lifetime> life(num_storages, Lifetime{INT_MAX, -1, 0});
-  std::vector<int32_t> first(num_storages, -1);  // per storage: the set that allocates it
-  std::vector<bool> ok(num_storages, true);
-  for (size_t s = 0; s < f.def.size(); ++s) {
-    if (f.def[s] < 0 || f.bytes[s] == 0) continue;
-    const auto st = static_cast<size_t>(p.storage[s]);
-    Lifetime& l = life[st];
-    if (f.def[s] < l.begin) l.begin = f.def[s], first[st] = static_cast<int32_t>(s);
-    ok[st] = ok[st] && f.last_read[s] != INT_MAX;
-    l.end = std::max({l.end, f.last_read[s], f.def[s]});
-    l.bytes = std::max(l.bytes, f.bytes[s]);
-  }
+  std::vector<int32_t> first;  // per storage: the set that allocates it
+  const std::vector<Lifetime> life = storage_lifetimes(f, p.storage, &first);
   std::vector<size_t> candidates;
   std::vector<Lifetime> life_of_candidates, others;
   std::vector<int32_t> keys;
@@ -140,7 +132,7 @@ void place_in_arenas(const Graph& g, const FusionPlan* fusion, const SetFacts& f
   for (size_t st = 0; st < num_storages; ++st) {
     if (first[st] < 0) continue;
     const auto s = static_cast<size_t>(first[st]);
-    if (!ok[st] || !placeable(g, fusion, f.maker[s], f.def[s])) {
+    if (life[st].end == INT_MAX || !placeable(g, fusion, f.maker[s], f.def[s])) {  // the program sees INT_MAX
       others.push_back(life[st]);
       continue;
     }
